@@ -1,0 +1,1 @@
+"""v1 event payloads (the `data` of the envelope), one module per producer."""

@@ -1,0 +1,1 @@
+"""The four services. They import `contracts` and `shared`, never each other."""

@@ -1,0 +1,1 @@
+"""hours: monthly hour statements, imports, corrections, lot progress (port 8003)."""

@@ -1,0 +1,1 @@
+"""matching: insertion structures, beneficiaries, candidates, placements and exits (port 8002)."""

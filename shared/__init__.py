@@ -1,0 +1,1 @@
+"""Infrastructure every service uses the same way: settings, database, outbox, inbox, bus, health, metrics, auth."""

@@ -1,0 +1,114 @@
+"""Database engine and sessions of one service, and its Alembic migrations.
+
+SQLite (default, one file per service under VAR_DIR) runs in WAL mode with `BEGIN IMMEDIATE` transactions, so
+concurrent writers queue on the busy timeout instead of failing on a lock upgrade. PostgreSQL is chosen by URL.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import MetaData, event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
+
+from shared.infra import INFRA_TABLE_NAMES
+
+
+class Database:
+    def __init__(self, url: str, *, after_commit: Callable[[Session], None] | None = None, echo: bool = False) -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self.is_postgres = self.url.get_backend_name() == "postgresql"
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            _configure_sqlite(self.engine)
+
+        # One Session class per Database, so the after-commit hook (wake the outbox relay) is ours alone.
+        session_class = type("ServiceSession", (Session,), {})
+        if after_commit is not None:
+            event.listen(session_class, "after_commit", after_commit)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, sync_session_class=session_class)
+
+    def session(self) -> AsyncSession:
+        return self.sessions()
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def migrate(self, script_location: Path, metadata: MetaData) -> None:
+        """Upgrade this database to the head of the service's own Alembic history."""
+
+        if self.is_sqlite and self.url.database and self.url.database != ":memory:":
+            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+
+        def upgrade(conn: Connection) -> None:
+            if self.is_postgres:  # several replicas may start at once: one migrates, the others wait
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(str(script_location).encode())})
+            command.upgrade(alembic_config(script_location, conn, metadata), "head")
+
+        async with self.engine.begin() as conn:
+            await conn.run_sync(upgrade)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def alembic_config(script_location: Path, connection: Connection | None, metadata: MetaData) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location))
+    cfg.set_main_option("file_template", "%%(rev)s")
+    cfg.attributes["connection"] = connection
+    cfg.attributes["target_metadata"] = metadata
+    return cfg
+
+
+def run_alembic_env() -> None:
+    """Body of every service's `migrations/env.py`: migrate on the connection handed over by `Database.migrate`."""
+    from alembic import context
+
+    connection = context.config.attributes.get("connection")
+    if connection is None:
+        raise RuntimeError("Les migrations se lancent par Database.migrate() (ou `python -m shared.migrate`).")
+    context.configure(
+        connection=connection,
+        target_metadata=context.config.attributes["target_metadata"],
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+        include_object=_skip_infra_tables,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _skip_infra_tables(obj: Any, name: str | None, type_: str, *_: Any) -> bool:
+    """The infra tables come from `shared.infra.create_infra_tables()`, not from autogenerate."""
+    return not (type_ == "table" and name in INFRA_TABLE_NAMES)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,24 @@
+"""Idempotent inbox: a consumer records each processed event id in the same transaction as its effect."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.infra import InfraTables
+
+
+async def claim(session: AsyncSession, tables: InfraTables, consumer: str, event_id: uuid.UUID) -> bool:
+    """Record `event_id` as processed by `consumer`; False when it already was (the caller then skips the effect).
+
+    Must run inside the transaction that applies the effect: if that transaction rolls back, so does the claim.
+    """
+    values = {"consumer": consumer, "event_id": event_id, "processed_at": datetime.now(UTC)}
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(tables.inbox).values(values).on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+    result = await session.execute(stmt)
+    return result.rowcount == 1
