@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 
 class Envelope(BaseModel):
@@ -18,10 +18,15 @@ class Envelope(BaseModel):
     event_id: uuid.UUID
     event_type: str = Field(description="e.g. `market.submitted`")
     event_version: int = Field(ge=1)
-    occurred_at: datetime = Field(description="UTC time of the state change")
+    occurred_at: AwareDatetime = Field(description="UTC time of the state change")
     producer: str = Field(description="the service that owns the change, e.g. `market_intake`")
     correlation_id: str | None = Field(default=None, description="carried from the HTTP request that caused it")
     data: dict[str, Any]
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _in_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
 
 
 def new_envelope(

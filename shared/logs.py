@@ -43,6 +43,8 @@ def configure_logging(service: str, fmt: str = "json", level: str = "INFO") -> N
         handler.setFormatter(JsonFormatter(service))
     else:
         handler.setFormatter(TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.set_name("service-log")
     root = logging.getLogger()
-    root.handlers = [handler]
+    # Replace only our own handler: others (pytest's capture, an operator's) stay.
+    root.handlers = [h for h in root.handlers if h.get_name() != "service-log"] + [handler]
     root.setLevel(level.upper())

@@ -46,6 +46,10 @@ Handler = Callable[[AsyncSession, Any, Envelope], Awaitable[None]]
 DURABLE_VERSION = "v1"  # bump to start a consumer afresh (its config is then created, not silently ignored)
 
 
+class NotConnected(ConnectionError):
+    """NATS is away: the relay waits for the reconnection instead of backing off further."""
+
+
 @dataclass
 class Consumer:
     name: str
@@ -65,9 +69,11 @@ class EventBus:
         self.db = db
         self.tables = tables
         self.metrics = metrics
+        self._connected_listeners: list[Callable[[], None]] = []
         self.broker = NatsBroker(
             [s.strip() for s in settings.nats_url.split(",")],
             name=self.service,
+            reconnected_cb=self._on_reconnected,
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
             connect_timeout=2,
@@ -87,14 +93,21 @@ class EventBus:
         consumer = self.consumers.setdefault(spec.stream.name, Consumer(self.service, spec.stream))
         consumer.handlers[spec.subject] = (spec, handler)
 
+    def when_connected(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after the first connection and after every reconnection (e.g. wake the outbox relay)."""
+        self._connected_listeners.append(listener)
+
+    async def _on_reconnected(self) -> None:
+        log.info("NATS reconnecté")
+        for listener in self._connected_listeners:
+            listener()
+
     # ---- lifecycle ----------------------------------------------------------------------------------------------
     @property
     def connected(self) -> bool:
-        state = getattr(self.broker.config, "connection_state", None)
-        conn = getattr(state, "connection", None) if state is not None else None
         try:
-            return bool(conn is not None and conn.is_connected)
-        except Exception:
+            return bool(self.broker.config.connection_state.connection.is_connected)
+        except Exception:  # FastStream raises IncorrectState before the first connection
             return False
 
     @property
@@ -133,6 +146,8 @@ class EventBus:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
         await self._declare_own_stream()
+        for listener in self._connected_listeners:
+            listener()
         for consumer in self.consumers.values():
             await self._attach(consumer)
 
@@ -266,7 +281,7 @@ class EventBus:
     async def publish(self, subject: str, payload: bytes, event_id: str) -> PubAck:
         """Publish one outbox row through JetStream; raises when NATS did not store it."""
         if not self.connected:
-            raise ConnectionError("NATS non connecté")
+            raise NotConnected("NATS non connecté")
         ack = await self.broker.publish(
             payload,
             subject,

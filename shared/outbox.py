@@ -31,6 +31,13 @@ log = logging.getLogger(__name__)
 Publisher = Callable[[str, bytes, str], Awaitable[Any]]
 
 
+class NotPublished(Exception):
+    def __init__(self, errors: list[BaseException]) -> None:
+        super().__init__(f"{len(errors)} publication(s) en échec : {errors[0]!r}")
+        self.count = len(errors)
+        self.disconnected = all(isinstance(e, ConnectionError) for e in errors)
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -131,15 +138,26 @@ class OutboxRelay:
                     continue  # more waiting: go on at once
                 await self.refresh_metrics()
                 delay = self.poll_seconds
-            except Exception as exc:  # NATS or database away: back off, keep the rows, try again
-                self._failures += 1
-                delay = min(self.max_backoff_seconds, 0.2 * 2 ** min(self._failures, 10))
-                log.warning("outbox relay: %s (retry in %.1fs)", exc, delay)
+            except NotPublished as exc:
+                await self._safe_refresh_metrics()
+                if exc.disconnected:  # woken again by the bus on reconnection (and by each commit)
+                    delay = self.max_backoff_seconds
+                    log.info("outbox relay: NATS absent, %d événement(s) en attente", exc.count)
+                else:
+                    delay = self._backoff(exc)
+            except Exception as exc:  # the database is away: back off, keep the rows, try again
+                delay = self._backoff(exc)
                 await self._safe_refresh_metrics()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
             except TimeoutError:
                 pass
+
+    def _backoff(self, exc: Exception) -> float:
+        self._failures += 1
+        delay = min(self.max_backoff_seconds, 0.2 * 2 ** min(self._failures, 10))
+        log.warning("outbox relay: %s (nouvel essai dans %.1fs)", exc, delay)
+        return delay
 
     async def relay_once(self) -> int:
         """Publish one batch of pending rows; return how many were published.
@@ -164,7 +182,7 @@ class OutboxRelay:
         self.metrics.outbox_published.inc(len(rows) - len(failed))
         if failed:
             self.metrics.outbox_publish_errors.inc(len(failed))
-            raise RuntimeError(f"{len(failed)} publication(s) en échec : {failed[0]!r}")
+            raise NotPublished(failed)
         return len(rows)
 
     def _pending_query(self) -> Select[Any]:

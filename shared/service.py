@@ -70,6 +70,7 @@ def build_context(settings: ServiceSettings, tables: InfraTables) -> ServiceCont
         max_backoff_seconds=settings.relay_max_backoff_seconds,
     )
     holder["relay"] = relay
+    bus.when_connected(relay.notify)
     return ServiceContext(settings, db, tables, metrics, Outbox(tables, settings.service_name), relay, bus)
 
 

@@ -29,7 +29,7 @@ class HourEntry(BaseModel):
     structure_id: uuid.UUID | None = None
     structure_kind: StructureKind | None = None
     modality: Modality
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    month: str = Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
     hours: Decimal = Field(ge=0)
     kind: HourKind
 
