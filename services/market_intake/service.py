@@ -100,7 +100,11 @@ async def submit_market(session: AsyncSession, ctx: ServiceContext, body: Market
         sized.append((lot, sizing))
 
     session.add(market)
-    await session.flush()  # the market row first: lots reference it
+    try:
+        await session.flush()  # the market row first: lots reference it; a duplicate reference fails here
+    except IntegrityError as exc:
+        await session.rollback()
+        raise Conflict(f"la référence « {body.reference} » existe déjà pour cet acheteur", field="reference") from exc
     session.add_all([lot for lot, _ in sized])
     states = [lot_state(lot, market) for lot, _ in sized]
     await ctx.outbox.emit(
