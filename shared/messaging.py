@@ -148,8 +148,8 @@ class EventBus:
         await self._declare_own_stream()
         for listener in self._connected_listeners:
             listener()
-        for consumer in self.consumers.values():
-            await self._attach(consumer)
+        # Each consumer waits for its own stream: one producer still absent does not hold back the others.
+        await asyncio.gather(*(self._attach(c) for c in self.consumers.values()))
 
     @property
     def _js(self) -> Any:

@@ -9,7 +9,7 @@ import asyncio
 from pathlib import Path
 
 import nats
-from harness import FAST, SECRET, TOKEN, eventually, running, wait_ready
+from harness import FAST, SECRET, TOKEN, declare_streams, eventually, running, wait_ready
 from sqlalchemy import func, select
 
 from contracts import spec_for
@@ -107,6 +107,7 @@ async def test_republish_after_a_crash_before_marking_is_dropped_by_jetstream(da
 
 async def test_nats_killed_mid_flow_loses_nothing_and_writes_go_on(database_url, nats_server):
     url = nats_server.url
+    await declare_streams(url)  # MATCHING and HOURS, whose owners are not part of this test
     async with (
         running(reporting_app, database_url=database_url("reporting"), nats_url=url) as reporting,
         running(market_intake_app, database_url=database_url("market_intake"), nats_url=url) as producer,
