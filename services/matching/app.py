@@ -5,23 +5,78 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from pydantic import Field
 
 from services.matching.api import router
+from services.matching.domain.eligibility import EligibilityPolicy
+from services.matching.domain.ranking import Weights
+from services.matching.domain.territory import Territory, parse_communes
 from services.matching.handlers import HANDLERS
 from services.matching.models import INFRA, metadata
 from shared.service import create_service_app
 from shared.settings import ServiceSettings, load_settings
 
 SERVICE = "matching"
+# <repo>/../shared/data: the handout folder beside the repository.
+DEFAULT_COMMUNES_CSV = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "communes_ille_et_vilaine.csv"
 
 
 class Settings(ServiceSettings):
-    pass
+    """Local policy of matching (env prefix `MATCHING_`). Defaults: Rennes."""
+
+    communes_csv: Path = DEFAULT_COMMUNES_CSV
+    clause_window_months: int = Field(default=24, ge=1, description="éligibilité depuis le 1er contrat de clause")
+    recheck_after_months: int = Field(default=6, ge=1, description="contrôle à renouveler avant un 1er parcours")
+    diagnosis_validity_months: int = Field(default=6, ge=1, description="validité du diagnostic IAE")
+    iae_level2_required: dict[str, int] = Field(default_factory=lambda: dict(EligibilityPolicy().level2_required))
+    qpv_priority: bool = Field(default=True, description="Plan Emploi Quartier : priorité aux habitants des QPV")
+    weight_structure_sector: int = 40
+    weight_structure_commune: int = 30
+    weight_structure_epci: int = 15
+    weight_structure_per_place: int = 2
+    weight_structure_places_cap: int = 10
+    weight_eligible: int = 50
+    weight_sector_wish: int = 30
+    weight_same_commune: int = 20
+    weight_same_epci: int = 10
+    weight_qpv: int = 15
+    candidates_limit: int = Field(default=50, ge=1, le=10_000)
+
+    def policy(self) -> EligibilityPolicy:
+        return EligibilityPolicy(
+            clause_window_months=self.clause_window_months,
+            recheck_after_months=self.recheck_after_months,
+            diagnosis_validity_months=self.diagnosis_validity_months,
+            level2_required=dict(self.iae_level2_required),
+        )
+
+    def weights(self) -> Weights:
+        return Weights(
+            structure_sector=self.weight_structure_sector,
+            structure_commune=self.weight_structure_commune,
+            structure_epci=self.weight_structure_epci,
+            structure_per_place=self.weight_structure_per_place,
+            structure_places_cap=self.weight_structure_places_cap,
+            eligible=self.weight_eligible,
+            sector_wish=self.weight_sector_wish,
+            same_commune=self.weight_same_commune,
+            same_epci=self.weight_same_epci,
+            qpv=self.weight_qpv,
+            qpv_priority=self.qpv_priority,
+        )
+
+
+def load_territory(path: Path) -> Territory:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RuntimeError(f"fichier des communes illisible ({path}) : réglez MATCHING_COMMUNES_CSV") from exc
+    return parse_communes(text)
 
 
 def create_app(**overrides: object) -> FastAPI:
     settings = load_settings(Settings, SERVICE, **overrides)
-    return create_service_app(
+    app = create_service_app(
         settings=settings,
         title="Appariement",
         description="Structures d’insertion, bénéficiaires, candidats classés, parcours et sorties.",
@@ -31,6 +86,12 @@ def create_app(**overrides: object) -> FastAPI:
         routers=[router],
         handlers=HANDLERS,
     )
+    extras = app.state.ctx.extras
+    extras["territory"] = load_territory(settings.communes_csv)
+    extras["policy"] = settings.policy()
+    extras["weights"] = settings.weights()
+    extras["candidates_limit"] = settings.candidates_limit
+    return app
 
 
 app = create_app()

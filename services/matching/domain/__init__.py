@@ -1,0 +1,1 @@
+"""Pure rules of matching (no I/O): territory, eligibility, placements, ranking."""
