@@ -46,7 +46,7 @@ async def revision(name: str, message: str) -> None:
 def _next_rev_id(script_location: Path, message: str) -> str:
     """Readable, ordered revision ids: 0003_add_invoices."""
     numbers = [int(p.name[:4]) for p in (script_location / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")]
-    slug = "_".join(message.lower().split())[:30]
+    slug = "_".join(message.lower().split())[:27].rstrip("_")  # alembic_version.version_num holds 32 characters
     return f"{max(numbers, default=0) + 1:04d}_{slug}"
 
 

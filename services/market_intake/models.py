@@ -75,3 +75,39 @@ class Lot(Base, table=True):
     company_siret: str | None = Field(default=None, max_length=14)
     company_name: str | None = Field(default=None, max_length=200)
     invoiced_eur: Decimal = Field(default=Decimal("0"), sa_column=Column(Numeric(14, 2), nullable=False))
+    warnings: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
+    closed_on: dt.date | None = None
+
+
+class Amendment(Base, table=True):
+    """An avenant: numbered per lot, with the figures before and after (the lot's history)."""
+
+    __tablename__ = "amendments"
+    __table_args__ = (UniqueConstraint("lot_id", "number", name="uq_amendment_lot_number"),)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    lot_id: uuid.UUID = Field(foreign_key="lots.id", index=True)
+    number: int
+    reason: str = Field(max_length=1000)
+    previous_amount_eur: Decimal = Field(sa_column=Column(Numeric(14, 2), nullable=False))
+    amount_eur: Decimal = Field(sa_column=Column(Numeric(14, 2), nullable=False))
+    previous_end_date: dt.date
+    end_date: dt.date
+    previous_owed_hours: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
+    owed_hours: Decimal = Field(sa_column=Column(Numeric(12, 2), nullable=False))
+    created_at: dt.datetime = Field(default_factory=_now)
+
+
+class Invoice(Base, table=True):
+    """An invoice of the awarded company; its `reference` is unique per lot so a resent invoice is not counted twice."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (
+        UniqueConstraint("lot_id", "reference", name="uq_invoice_lot_reference"),
+        CheckConstraint("amount_eur > 0", name="ck_invoice_amount_positive"),
+    )
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    lot_id: uuid.UUID = Field(foreign_key="lots.id", index=True)
+    reference: str = Field(max_length=100)
+    amount_eur: Decimal = Field(sa_column=Column(Numeric(14, 2), nullable=False))
+    invoiced_on: dt.date
+    created_at: dt.datetime = Field(default_factory=_now)

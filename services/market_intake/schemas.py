@@ -5,15 +5,35 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Annotated, Literal
+from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from contracts.codes import BuyerKind, ClauseKind, Sector, SizingMethod
+from contracts.codes import BuyerKind, ClauseKind, LotStatus, Sector, SizingMethod
 from services.market_intake import rules
+
+class Procedure(StrEnum):
+    """Procurement procedures (Code de la commande publique)."""
+
+    APPEL_OFFRES_OUVERT = "appel_offres_ouvert"
+    APPEL_OFFRES_RESTREINT = "appel_offres_restreint"
+    PROCEDURE_ADAPTEE = "procedure_adaptee"
+    PROCEDURE_NEGOCIEE = "procedure_negociee"
+    DIALOGUE_COMPETITIF = "dialogue_competitif"
+    SANS_PUBLICITE = "sans_publicite"
+    AUTRE = "autre"
+
 
 Money = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2)]
 Share = Annotated[Decimal, Field(gt=0, le=1)]
+
+
+def clean_siret(v: str) -> str:
+    v = v.replace(" ", "")
+    if (err := rules.siret_error(v)) is not None:
+        raise ValueError(err)
+    return v
 
 
 class Strict(BaseModel):
@@ -28,10 +48,7 @@ class BuyerIn(Strict):
     @field_validator("siret")
     @classmethod
     def _siret(cls, v: str) -> str:
-        v = v.replace(" ", "")
-        if (err := rules.siret_error(v)) is not None:
-            raise ValueError(err)
-        return v
+        return clean_siret(v)
 
 
 class BuyerOut(BaseModel):
@@ -41,21 +58,38 @@ class BuyerOut(BaseModel):
     kind: BuyerKind
 
 
-class ClauseIn(Strict):
-    kind: ClauseKind
-    method: SizingMethod
+class ClauseParameters(Strict):
     labour_share: Share | None = None
     insertion_rate: Share | None = None
     hourly_cost_eur: Money | None = None
-    hours: Annotated[Decimal, Field(ge=0, decimal_places=2)] | None = None
+    hours: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)] | None = None
     eur_per_hour: Money | None = Field(default=None, description="per_amount_invoiced: € invoiced per hour owed")
+    transferred_monthly_hours: Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2)] | None = Field(
+        default=None,
+        description="cleaning (nettoyage) only: monthly hours of the staff taken over from the previous contractor",
+    )
+
+    def method_error(self, method: SizingMethod, sector: Sector | None) -> str | None:
+        if method == SizingMethod.FIXED_HOURS and self.hours is None:
+            return "la méthode « heures fixes » demande le nombre d'heures (hours)"
+        if method == SizingMethod.PER_AMOUNT_INVOICED and self.eur_per_hour is None:
+            return "la méthode « au montant facturé » demande le montant par heure (eur_per_hour)"
+        if self.transferred_monthly_hours is not None:
+            if method != SizingMethod.RATE:
+                return "la reprise de personnel (transferred_monthly_hours) demande la méthode « taux » (rate)"
+            if sector is not None and sector != Sector.NETTOYAGE:
+                return "la reprise de personnel (transferred_monthly_hours) ne s'applique qu'au secteur nettoyage"
+        return None
+
+
+class ClauseIn(ClauseParameters):
+    kind: ClauseKind
+    method: SizingMethod
 
     @model_validator(mode="after")
     def _method_parameters(self) -> ClauseIn:
-        if self.method == SizingMethod.FIXED_HOURS and self.hours is None:
-            raise ValueError("la méthode « heures fixes » demande le nombre d'heures (hours)")
-        if self.method == SizingMethod.PER_AMOUNT_INVOICED and self.eur_per_hour is None:
-            raise ValueError("la méthode « au montant facturé » demande le montant par heure (eur_per_hour)")
+        if (err := self.method_error(self.method, None)) is not None:
+            raise ValueError(err)
         return self
 
 
@@ -72,6 +106,8 @@ class LotIn(Strict):
     def _dates(self) -> LotIn:
         if self.end_date < self.start_date:
             raise ValueError("la date de fin (end_date) précède la date de début (start_date)")
+        if (err := self.clause.method_error(self.clause.method, self.sector)) is not None:
+            raise ValueError(err)
         return self
 
 
@@ -79,10 +115,11 @@ class MarketIn(Strict):
     buyer_id: uuid.UUID
     reference: str = Field(min_length=1, max_length=100)
     title: str = Field(min_length=1, max_length=300)
-    procedure: str | None = Field(default=None, max_length=100)
+    procedure: Procedure | None = None
     cpv_code: str
     commune_insee: str
     lots: list[LotIn] = Field(min_length=1, max_length=200)
+    draft: bool = Field(default=False, description="keep it as a draft: nothing is announced until it is submitted")
 
     @field_validator("cpv_code")
     @classmethod
@@ -108,6 +145,7 @@ class MarketIn(Strict):
 
 class LotOut(BaseModel):
     id: uuid.UUID
+    market_id: uuid.UUID
     number: int
     title: str
     sector: Sector
@@ -119,7 +157,12 @@ class LotOut(BaseModel):
     target_hours: Decimal
     formula: str
     parameters: dict[str, str]
-    status: str
+    status: LotStatus
+    version: int
+    company_siret: str | None = None
+    company_name: str | None = None
+    invoiced_eur: Decimal = Decimal("0")
+    closed_on: dt.date | None = None
     warnings: list[str] = []
 
 
@@ -128,9 +171,10 @@ class MarketOut(BaseModel):
     buyer_id: uuid.UUID
     reference: str
     title: str
+    procedure: Procedure | None = None
     cpv_code: str
     commune_insee: str
-    status: str
+    status: LotStatus
     lots: list[LotOut]
 
 
@@ -141,4 +185,112 @@ class Page(BaseModel):
     limit: int
 
 
-Status = Literal["submitted", "awarded", "closed"]
+# ---- lot life cycle --------------------------------------------------------------------------------------------
+class AwardIn(Strict):
+    company_siret: str
+    company_name: str = Field(min_length=1, max_length=200)
+    amount_eur: Money
+    start_date: dt.date | None = Field(default=None, description="defaults to the lot's start date")
+    end_date: dt.date | None = Field(default=None, description="defaults to the lot's end date")
+
+    @field_validator("company_siret")
+    @classmethod
+    def _siret(cls, v: str) -> str:
+        return clean_siret(v)
+
+
+class AmendmentIn(Strict):
+    amount_eur: Money | None = Field(default=None, description="new amount excl. VAT after the amendment")
+    end_date: dt.date | None = Field(default=None, description="new end date")
+    reason: str = Field(min_length=3, max_length=1000)
+
+    @model_validator(mode="after")
+    def _something_changes(self) -> AmendmentIn:
+        if self.amount_eur is None and self.end_date is None:
+            raise ValueError("un avenant modifie le montant (amount_eur) ou la date de fin (end_date)")
+        return self
+
+
+class InvoiceIn(Strict):
+    reference: str = Field(min_length=1, max_length=100, description="the invoice number, unique per lot")
+    amount_eur: Money
+    invoiced_on: dt.date
+
+
+class CloseIn(Strict):
+    closed_on: dt.date | None = Field(default=None, description="defaults to today")
+
+
+class LotChangeOut(BaseModel):
+    lot_id: uuid.UUID
+    committed_hours: Decimal
+    lot: LotOut
+
+
+class AmendmentOut(BaseModel):
+    number: int
+    reason: str
+    previous_amount_eur: Decimal
+    amount_eur: Decimal
+    previous_end_date: dt.date
+    end_date: dt.date
+    previous_owed_hours: Decimal
+    owed_hours: Decimal
+    created_at: dt.datetime
+
+
+class InvoiceOut(BaseModel):
+    reference: str
+    amount_eur: Decimal
+    invoiced_on: dt.date
+
+
+# ---- the calculator ------------------------------------------------------------------------------------------
+class EstimateIn(ClauseParameters):
+    method: SizingMethod
+    sector: Sector = Sector.AUTRE
+    amount_eur: Money | None = Field(default=None, description="rate: amount excl. VAT; per_amount_invoiced: expected "
+                                     "invoiced total")
+    months: Annotated[int, Field(ge=1, le=600)] | None = Field(
+        default=None, description="duration in months (cleaning adjustment); else start_date and end_date"
+    )
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> EstimateIn:
+        if (err := self.method_error(self.method, self.sector)) is not None:
+            raise ValueError(err)
+        if self.method == SizingMethod.RATE and self.amount_eur is None:
+            raise ValueError("la méthode « taux » demande le montant HT (amount_eur)")
+        if self.start_date and self.end_date and self.end_date < self.start_date:
+            raise ValueError("la date de fin (end_date) précède la date de début (start_date)")
+        if self.transferred_monthly_hours is not None and self.duration() is None:
+            raise ValueError("la reprise de personnel demande la durée du marché : months, ou start_date et end_date")
+        return self
+
+    def duration(self) -> int | None:
+        if self.months is not None:
+            return self.months
+        if self.start_date and self.end_date:
+            return rules.months_between(self.start_date, self.end_date)
+        return None
+
+
+class EstimateOut(BaseModel):
+    hours: Decimal
+    formula: str
+    parameters: dict[str, str]
+    defaults_used: list[str] = Field(description="parameters taken from the territory's defaults")
+    warnings: list[str]
+
+
+class TerritoryOut(BaseModel):
+    labour_shares: dict[str, Decimal]
+    works_sectors: list[str]
+    insertion_rate_works: Decimal
+    insertion_rate_services: Decimal
+    hourly_cost_eur: Decimal
+    hourly_cost_cleaning_eur: Decimal
+    minimum_hours: Decimal
+    cleaning_constant: Decimal

@@ -1,0 +1,53 @@
+"""Territory policy and the commune list are settings, read from the environment and the handout CSV."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from pydantic import ValidationError
+
+from services.market_intake.app import REPO, Settings
+from services.market_intake.communes import load_communes
+from shared.settings import load_settings
+
+
+def test_defaults_are_the_rennes_policy():
+    territory = load_settings(Settings, "market_intake").territory()
+    assert territory.labour_share["peinture"] == Decimal("0.70")
+    assert (territory.insertion_rate_works, territory.insertion_rate_services) == (Decimal("0.05"), Decimal("0.10"))
+    assert (territory.hourly_cost_eur, territory.hourly_cost_cleaning_eur) == (Decimal("30"), Decimal("20"))
+    assert (territory.minimum_hours, territory.cleaning_constant) == (Decimal("150"), Decimal("25"))
+
+
+def test_policy_is_edited_through_the_environment(monkeypatch):
+    monkeypatch.setenv("MARKET_INTAKE_LABOUR_SHARES", '{"nettoyage": "0.75"}')
+    monkeypatch.setenv("MARKET_INTAKE_INSERTION_RATE_WORKS", "0.07")
+    monkeypatch.setenv("MARKET_INTAKE_MINIMUM_HOURS", "100")
+    territory = load_settings(Settings, "market_intake").territory()
+    assert territory.labour_share["nettoyage"] == Decimal("0.75")
+    assert territory.labour_share["peinture"] == Decimal("0.70")  # the others keep their defaults
+    assert (territory.insertion_rate_works, territory.minimum_hours) == (Decimal("0.07"), Decimal("100"))
+
+
+@pytest.mark.parametrize("shares", ['{"nettoyage": "1.5"}', '{"cuisine": "0.5"}'])
+def test_a_wrong_labour_share_stops_the_service(monkeypatch, shares):
+    monkeypatch.setenv("MARKET_INTAKE_LABOUR_SHARES", shares)
+    with pytest.raises(ValidationError):
+        load_settings(Settings, "market_intake")
+
+
+def test_communes_come_from_the_handout_csv_beside_the_repo():
+    settings = load_settings(Settings, "market_intake")
+    assert settings.communes_csv == REPO.parent / "shared" / "data" / "communes_ille_et_vilaine.csv"
+    communes = load_communes(settings.communes_csv)
+    assert communes["35238"] == "Rennes" and len(communes) == 332
+
+
+def test_an_unreadable_commune_list_is_reported_in_french(tmp_path):
+    with pytest.raises(RuntimeError, match="liste des communes illisible"):
+        load_communes(tmp_path / "absent.csv")
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("code;nom\n35238;Rennes\n", encoding="utf-8")
+    with pytest.raises(RuntimeError, match="insee_code"):
+        load_communes(wrong)
