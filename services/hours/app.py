@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from fastapi import FastAPI
+from pydantic import Field
 
 from services.hours.api import router
-from services.hours.handlers import HANDLERS
+from services.hours.handlers import HANDLERS, progress_refreshing_lot_handlers
 from services.hours.models import INFRA, metadata
 from shared.service import create_service_app
 from shared.settings import ServiceSettings, load_settings
@@ -16,12 +18,21 @@ SERVICE = "hours"
 
 
 class Settings(ServiceSettings):
-    pass
+    """Local policy of the territory and limits of the import path (env prefix HOURS_)."""
+
+    monthly_cap_hours: Decimal = Field(default=Decimal("200"), gt=0, description="plafond mensuel par placement")
+    training_allowed: bool = Field(default=True, description="les heures de formation comptent-elles ?")
+    training_monthly_cap_hours: Decimal = Field(default=Decimal("35"), ge=0)
+    at_risk_margin: Decimal = Field(default=Decimal("0.10"), ge=0, lt=1, description="écart toléré à la prévision")
+    subcontracting_hourly_cost_eur: Decimal = Field(default=Decimal("25"), gt=0)
+    import_max_bytes: int = 200_000_000
+    import_chunk_rows: int = Field(default=20_000, ge=1)
+    import_max_errors_listed: int = Field(default=1000, ge=1)
 
 
 def create_app(**overrides: object) -> FastAPI:
     settings = load_settings(Settings, SERVICE, **overrides)
-    return create_service_app(
+    app = create_service_app(
         settings=settings,
         title="Heures",
         description="Relevés d’heures mensuels, imports, corrections et avancement des lots.",
@@ -30,7 +41,12 @@ def create_app(**overrides: object) -> FastAPI:
         migrations=Path(__file__).parent / "migrations",
         routers=[router],
         handlers=HANDLERS,
+        max_body_bytes=settings.import_max_bytes,
     )
+    ctx = app.state.ctx
+    for spec, handler in progress_refreshing_lot_handlers(ctx).items():  # they need the outbox and the policy
+        ctx.bus.on(spec, handler)
+    return app
 
 
 app = create_app()

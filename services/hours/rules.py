@@ -1,0 +1,237 @@
+"""Pure rules of hour accounting: parsing, validation of one entry, progress and forecast. No I/O.
+
+Every check answers a precise French message; callers attach the field (API) or the file row and column (imports).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from contracts.codes import HourKind, Modality
+
+HUNDRED = Decimal(100)
+PLACEMENT_UNKNOWN = "placement inconnu : il doit d'abord être créé dans l'appariement"
+LOT_UNKNOWN = "le lot de ce placement est inconnu (marché pas encore reçu)"
+_MONTH_ISO = re.compile(r"^(\d{4})-(\d{1,2})$")
+_MONTH_FR = re.compile(r"^(\d{1,2})[/.-](\d{4})$")
+_DATE_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T].*)?$")
+_DATE_FR = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+
+
+class RuleError(ValueError):
+    """One refused value: `field` names the input (placement_id, month, hours, kind)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Local policy (settings of the service)."""
+
+    monthly_cap_hours: Decimal = Decimal("200")
+    training_allowed: bool = True
+    training_monthly_cap_hours: Decimal = Decimal("35")
+    at_risk_margin: Decimal = Decimal("0.10")
+    subcontracting_hourly_cost_eur: Decimal = Decimal("25")
+
+    @functools.cached_property
+    def monthly_cap_hundredths(self) -> int:
+        return int(self.monthly_cap_hours * HUNDRED)
+
+    @functools.cached_property
+    def training_cap_hundredths(self) -> int:
+        return int(self.training_monthly_cap_hours * HUNDRED)
+
+
+# ---- parsing (forgiving with real spreadsheets) -------------------------------------------------------------------
+def _month(year: int, month: int, raw: str) -> str:
+    if not 1 <= month <= 12 or not 2000 <= year <= 2100:
+        raise RuleError("month", f"mois invalide « {raw} » : format attendu AAAA-MM (ex. 2026-03)")
+    return f"{year:04d}-{month:02d}"
+
+
+def parse_month(value: object) -> str:
+    """`2026-03`, `2026-3`, `03/2026`, `2026-03-01`, `01/03/2026` or a date cell → `2026-03`."""
+    if isinstance(value, dt.date):  # datetime is a date too
+        return _month(value.year, value.month, str(value))
+    raw = str(value if value is not None else "").strip()
+    if not raw:
+        raise RuleError("month", "mois manquant : format attendu AAAA-MM (ex. 2026-03)")
+    for pattern, year_group, month_group in ((_MONTH_ISO, 1, 2), (_MONTH_FR, 2, 1), (_DATE_ISO, 1, 2), (_DATE_FR, 3, 2)):
+        if m := pattern.match(raw):
+            return _month(int(m.group(year_group)), int(m.group(month_group)), raw)
+    raise RuleError("month", f"mois invalide « {raw} » : format attendu AAAA-MM (ex. 2026-03)")
+
+
+def parse_hours(value: object) -> Decimal:
+    """`7,5`, `7.50`, `1 234,5` (spaces or non-breaking spaces as thousands separators), or a number cell."""
+    if isinstance(value, bool):
+        raise RuleError("hours", "heures invalides : un nombre est attendu (ex. 7,5)")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, Decimal):
+        return value
+    raw = str(value if value is not None else "").strip()
+    if not raw:
+        raise RuleError("hours", "heures manquantes")
+    text = raw.replace("\u00a0", "").replace("\u202f", "").replace(" ", "").replace(",", ".")
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise RuleError("hours", f"heures invalides « {raw} » : un nombre est attendu (ex. 7,5)") from None
+    if not number.is_finite():
+        raise RuleError("hours", f"heures invalides « {raw} » : un nombre est attendu (ex. 7,5)")
+    return number
+
+
+def _plain(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", " ", folded).strip()
+
+
+KIND_ALIASES = {
+    "work": HourKind.WORK, "travail": HourKind.WORK, "heures travaillees": HourKind.WORK, "emploi": HourKind.WORK,
+    "production": HourKind.WORK, "training": HourKind.TRAINING, "formation": HourKind.TRAINING,
+}
+
+
+def parse_kind(value: object) -> HourKind:
+    """Empty means work; French names are accepted (travail, formation)."""
+    raw = str(value if value is not None else "").strip()
+    if not raw:
+        return HourKind.WORK
+    kind = KIND_ALIASES.get(_plain(raw))
+    if kind is None:
+        raise RuleError("kind", f"type d'heures inconnu « {raw} » : valeurs admises travail (work) ou formation (training)")
+    return kind
+
+
+# ---- months ---------------------------------------------------------------------------------------------------------
+def month_of(day: dt.date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+@functools.lru_cache(maxsize=4096)
+def month_bounds(month: str) -> tuple[dt.date, dt.date]:
+    year, mon = int(month[:4]), int(month[5:7])
+    first = dt.date(year, mon, 1)
+    following = dt.date(year + mon // 12, mon % 12 + 1, 1)
+    return first, following - dt.timedelta(days=1)
+
+
+def months_between(first: str, last: str) -> int:
+    """Number of months from `first` to `last`, both included (0 when last < first)."""
+    count = (int(last[:4]) - int(first[:4])) * 12 + int(last[5:7]) - int(first[5:7]) + 1
+    return max(0, count)
+
+
+# ---- validation of one entry ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PlacementView:
+    """What the rules need to know about a placement (None fields: `placement.started` not received yet)."""
+
+    start_date: dt.date | None
+    end_date: dt.date | None  # actual end when ended, else the planned end
+    modality: str | None
+
+
+def hours_to_hundredths(hours: Decimal, *, allow_zero: bool = False) -> int:
+    if hours < 0 or (hours == 0 and not allow_zero):
+        raise RuleError("hours", "les heures doivent être supérieures à 0" if not allow_zero else
+                        "les heures ne peuvent pas être négatives")
+    if hours != hours.quantize(Decimal("0.01")):
+        raise RuleError("hours", f"heures « {hours} » : au plus 2 décimales")
+    return int(hours * HUNDRED)
+
+
+def check_month(month: str, current_month: str) -> None:
+    """`current_month`: this month, `AAAA-MM` (months compare as text)."""
+    if month > current_month:
+        raise RuleError("month", f"le mois {month} est dans le futur : on ne déclare que des heures effectuées")
+
+
+def check_placement(placement: PlacementView | None, month: str) -> None:
+    if placement is None or placement.start_date is None:
+        raise RuleError("placement_id", PLACEMENT_UNKNOWN)
+    first, last = month_bounds(month)
+    if placement.start_date > last:
+        raise RuleError("month", f"le placement commence le {placement.start_date:%d/%m/%Y}, après le mois {month}")
+    if placement.end_date is not None and placement.end_date < first:
+        raise RuleError("month", f"le placement a pris fin le {placement.end_date:%d/%m/%Y}, avant le mois {month}")
+
+
+def check_caps(kind: str, hundredths: int, month_total_hundredths: int, training_total_hundredths: int,
+               policy: Policy) -> None:
+    """`month_total` and `training_total`: the placement's current hours that month once this entry counts."""
+    if kind == HourKind.TRAINING:
+        if not policy.training_allowed:
+            raise RuleError("kind", "les heures de formation ne sont pas comptées sur ce territoire")
+        if training_total_hundredths > policy.training_cap_hundredths:
+            raise RuleError("hours", f"plafond de formation dépassé : au plus {policy.training_monthly_cap_hours} h "
+                                     f"de formation par mois et par placement (total {format_hours(training_total_hundredths)} h)")
+    if month_total_hundredths > policy.monthly_cap_hundredths:
+        raise RuleError("hours", f"plafond mensuel dépassé : au plus {policy.monthly_cap_hours} h par mois et par "
+                                 f"placement (total {format_hours(month_total_hundredths)} h)")
+
+
+def from_hundredths(hundredths: int) -> Decimal:
+    """12500 → Decimal('125.00'): always two decimals."""
+    return Decimal(hundredths).scaleb(-2)
+
+
+def format_hours(hundredths: int) -> str:
+    """1250 → '12,5' (French decimal comma)."""
+    text = f"{from_hundredths(hundredths):f}".removesuffix(".00")
+    return text.replace(".", ",")
+
+
+def hours_from_subcontracted_amount(amount_eur: Decimal, policy: Policy) -> Decimal:
+    """Subcontracting counted by amount: labour amount ÷ hourly cost (local policy), rounded to the hundredth."""
+    if amount_eur <= 0:
+        raise RuleError("amount_eur", "le montant sous-traité doit être supérieur à 0")
+    return (amount_eur / policy.subcontracting_hourly_cost_eur).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def counts_by_amount(modality: str | None) -> bool:
+    return modality in (Modality.SUBCONTRACTING, Modality.CO_CONTRACTING)
+
+
+# ---- progress -------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Progress:
+    owed: Decimal
+    realised: Decimal
+    percent: Decimal
+    forecast: Decimal
+    at_risk: bool
+    target_reached: bool
+    monthly: dict[str, Decimal] = field(default_factory=dict)
+
+
+def progress(owed: Decimal, start: dt.date, end: dt.date, monthly_hundredths: dict[str, int], today: dt.date,
+             margin: Decimal) -> Progress:
+    """Realised = sum of the months; the forecast extends the average monthly pace since the lot's start to its end.
+
+    At risk: the forecast falls short of the obligation by more than `margin` (a share of it), target not reached.
+    """
+    monthly = {m: from_hundredths(h) for m, h in sorted(monthly_hundredths.items())}
+    realised = sum(monthly.values(), Decimal(0))
+    first, last = month_of(start), month_of(end)
+    elapsed = months_between(first, min(month_of(today), last))
+    total = months_between(first, last)
+    forecast = realised if elapsed == 0 else (realised * total / elapsed)
+    forecast = max(forecast, realised).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    percent = Decimal(0) if owed <= 0 else (realised * 100 / owed).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    reached = owed > 0 and realised >= owed
+    at_risk = owed > 0 and not reached and elapsed > 0 and forecast < owed * (1 - margin)
+    return Progress(owed, realised, percent, forecast, at_risk, reached, monthly)

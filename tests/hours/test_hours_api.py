@@ -1,0 +1,201 @@
+"""POST /hours, corrections, history and lot progress, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+from harness import SECRET, running
+from hours_support import apply, count_rows, placement_ended, placement_started, seed_lot, seed_placements
+from sqlalchemy import select
+
+from services.hours.app import create_app
+from shared.auth import Role, issue_token
+
+
+async def test_record_correct_and_read_the_history(database_url, nats_url):
+    async with running(create_app, database_url=database_url("hours"), nats_url=nats_url) as client:
+        market = await seed_lot(client.ctx)
+        lot = market.lots[0]
+        (placement,) = await seed_placements(client.ctx, lot.lot_id)
+        pid = str(placement.placement_id)
+
+        first = await client.post("/hours", json={"placement_id": pid, "month": "2026-03", "hours": "151.67"})
+        assert first.status_code == 201, first.text
+        entry = first.json()
+        assert (entry["hours"], entry["version"], entry["kind"], entry["current"]) == ("151.67", 1, "work", True)
+
+        again = await client.post("/hours", json={"placement_id": pid, "month": "2026-03", "hours": "10"})
+        assert again.status_code == 409
+        assert "faites une correction" in again.json()["detail"]
+
+        fixed = await client.post(f"/hours/{entry['id']}/corrections", json={"hours": "140", "reason": "relevé ETTI rectifié"})
+        assert fixed.status_code == 201, fixed.text
+        assert (fixed.json()["version"], fixed.json()["corrects_id"], fixed.json()["author"]) == (2, entry["id"], "bootstrap")
+
+        stale = await client.post(f"/hours/{entry['id']}/corrections", json={"hours": "1", "reason": "doublon"})
+        assert stale.status_code == 409
+        assert "corrigez la dernière version" in stale.json()["detail"]
+
+        history = (await client.get("/hours", params={"placement_id": pid})).json()
+        assert [(h["version"], h["hours"], h["current"], h["corrected_by"]) for h in history] == [
+            (1, "151.67", False, fixed.json()["id"]), (2, "140.00", True, None)]
+        assert history[1]["reason"] == "relevé ETTI rectifié"
+
+        progress = (await client.get(f"/lots/{lot.lot_id}/progress")).json()
+        assert Decimal(progress["realised_hours"]) == Decimal(140)
+        assert progress["by_modality"] == {"provision": "140.00"}
+        assert progress["monthly"] == [{"month": "2026-03", "hours": "140.00", "cumulated": "140.00"}]
+
+
+async def test_refusals_name_the_field_in_french(database_url, nats_url):
+    async with running(create_app, database_url=database_url("hours"), nats_url=nats_url, training_allowed=False) as client:
+        market = await seed_lot(client.ctx)
+        (placement,) = await seed_placements(client.ctx, market.lots[0].lot_id, start_date=dt.date(2026, 3, 10))
+        pid = str(placement.placement_id)
+        cases = [
+            ({"placement_id": str(uuid.uuid4()), "month": "2026-03", "hours": "7"}, 422, "placement_id", "placement inconnu"),
+            ({"placement_id": pid, "month": "2026-02", "hours": "7"}, 422, "month", "commence le 10/03/2026"),
+            ({"placement_id": pid, "month": "2999-01", "hours": "7"}, 422, "month", "dans le futur"),
+            ({"placement_id": pid, "month": "2026-03", "hours": "0"}, 422, "hours", "supérieures à 0"),
+            ({"placement_id": pid, "month": "2026-03", "hours": "7.123"}, 422, "hours", "au plus 2 décimales"),
+            ({"placement_id": pid, "month": "2026-03", "hours": "200.01"}, 422, "hours", "plafond mensuel"),
+            ({"placement_id": pid, "month": "2026-03", "hours": "7", "kind": "training"}, 422, "kind", "pas comptées"),
+            ({"placement_id": pid, "month": "2026-03", "amount_eur": "500"}, 422, "amount_eur", "sous-traitance"),
+            ({"placement_id": pid, "month": "03/2026", "hours": "7"}, 422, "month", "format invalide"),
+        ]
+        for body, status, field, message in cases:
+            response = await client.post("/hours", json=body)
+            assert response.status_code == status, (body, response.text)
+            assert response.json()["errors"][0]["field"] == field, response.text
+            assert message in response.text, response.text
+        assert await count_rows(client.ctx, "hour_entries") == 0
+        assert await count_rows(client.ctx, "outbox") == 0
+
+
+async def test_subcontracting_by_amount_and_the_end_of_a_placement(database_url, nats_url):
+    async with running(create_app, database_url=database_url("hours"), nats_url=nats_url,
+                       subcontracting_hourly_cost_eur="30") as client:
+        market = await seed_lot(client.ctx)
+        (placement,) = await seed_placements(client.ctx, market.lots[0].lot_id, modality="subcontracting",
+                                             structure_kind="EI")
+        pid = str(placement.placement_id)
+        response = await client.post("/hours", json={"placement_id": pid, "month": "2026-04", "amount_eur": "1500"})
+        assert response.status_code == 201, response.text
+        assert response.json()["hours"] == "50.00"
+        await apply(client.ctx, "placement.ended", placement_ended(placement, dt.date(2026, 4, 30)), "matching")
+        late = await client.post("/hours", json={"placement_id": pid, "month": "2026-05", "hours": "5"})
+        assert late.status_code == 422
+        assert "a pris fin le 30/04/2026" in late.json()["detail"]
+
+
+async def test_an_end_received_before_its_start_is_kept(database_url, nats_url):
+    async with running(create_app, database_url=database_url("hours"), nats_url=nats_url) as client:
+        market = await seed_lot(client.ctx)
+        started = placement_started(market.lots[0].lot_id, start_date=dt.date(2026, 2, 1), end_date=dt.date(2026, 12, 31))
+        await apply(client.ctx, "placement.ended", placement_ended(started, dt.date(2026, 5, 31)), "matching")
+        early = await client.post("/hours", json={"placement_id": str(started.placement_id), "month": "2026-03", "hours": "5"})
+        assert early.status_code == 422 and "placement inconnu" in early.text
+        await apply(client.ctx, "placement.started", started, "matching")
+        await apply(client.ctx, "placement.started", started, "matching")  # redelivered: same row
+        ok = await client.post("/hours", json={"placement_id": str(started.placement_id), "month": "2026-05", "hours": "5"})
+        assert ok.status_code == 201, ok.text
+        june = await client.post("/hours", json={"placement_id": str(started.placement_id), "month": "2026-06", "hours": "5"})
+        assert "a pris fin le 31/05/2026" in june.json()["detail"]  # the actual end wins over the planned one
+        from services.hours.models import Placement
+        async with client.ctx.db.session() as session:
+            row = (await session.scalars(select(Placement))).one()
+        assert (row.ended_on, row.planned_end_date, row.exit_category, row.modality) == (
+            dt.date(2026, 5, 31), dt.date(2026, 12, 31), "durable_job", "provision")
+
+
+async def test_progress_is_seen_by_its_buyer_only(database_url, nats_url):
+    async with running(create_app, database_url=database_url("hours"), nats_url=nats_url) as client:
+        market = await seed_lot(client.ctx, start_date=dt.date(2026, 1, 1), end_date=dt.date(2026, 12, 31),
+                                owed_hours=Decimal("1000"))
+        lot = market.lots[0]
+        (placement,) = await seed_placements(client.ctx, lot.lot_id, start_date=dt.date(2026, 1, 1))
+        response = await client.post("/hours", json={"placement_id": str(placement.placement_id), "month": "2026-01",
+                                                     "hours": "100"})
+        assert response.status_code == 201
+        own = issue_token(SECRET, Role.BUYER, buyer_id=market.buyer_id)
+        other = issue_token(SECRET, Role.BUYER, buyer_id=uuid.uuid4())
+        funder = issue_token(SECRET, Role.FUNDER)
+        seen = await client.get(f"/lots/{lot.lot_id}/progress", headers={"Authorization": f"Bearer {own}"})
+        assert seen.status_code == 200
+        body = seen.json()
+        assert (body["owed_hours"], body["realised_hours"], body["percent"]) == ("1000.00", "100.00", "10.0")
+        assert body["at_risk"] is (Decimal(body["forecast_hours"]) < 900)
+        assert (await client.get(f"/lots/{lot.lot_id}/progress", headers={"Authorization": f"Bearer {other}"})).status_code == 404
+        assert (await client.get(f"/lots/{lot.lot_id}/progress", headers={"Authorization": f"Bearer {funder}"})).status_code == 403
+        assert (await client.get(f"/lots/{uuid.uuid4()}/progress")).status_code == 404
+        hist = await client.get("/hours", params={"placement_id": str(placement.placement_id)},
+                                headers={"Authorization": f"Bearer {other}"})
+        assert hist.status_code == 404
+        write = await client.post("/hours", json={"placement_id": str(placement.placement_id), "month": "2026-02",
+                                                  "hours": "1"}, headers={"Authorization": f"Bearer {own}"})
+        assert write.status_code == 403
+
+
+async def outbox_events(ctx) -> list[tuple[str, dict]]:
+    outbox = ctx.tables.outbox
+    async with ctx.db.session() as session:
+        rows = (await session.execute(select(outbox.c.subject, outbox.c.payload).order_by(outbox.c.id))).all()
+    import json
+    return [(subject.split(".")[1] + "." + subject.split(".")[2], json.loads(payload)["data"]) for subject, payload in rows]
+
+
+async def test_alerts_are_emitted_when_the_state_changes_only(database_url, nats_url):
+    async with running(create_app, database_url=database_url("hours"), nats_url=nats_url) as client:
+        # A lot of 12 months, nearly over: the pace decides.
+        market = await seed_lot(client.ctx, start_date=dt.date(2026, 1, 1), end_date=dt.date(2026, 12, 31),
+                                owed_hours=Decimal("300"))
+        lot = market.lots[0]
+        placements = await seed_placements(client.ctx, lot.lot_id, count=3, start_date=dt.date(2026, 1, 1))
+
+        async def record(p, month: str, hours: str) -> dict:
+            response = await client.post("/hours", json={"placement_id": str(p.placement_id), "month": month, "hours": hours})
+            assert response.status_code == 201, response.text
+            return response.json()
+
+        low = await record(placements[0], "2026-01", "10")  # far behind: at risk
+        await record(placements[0], "2026-02", "10")  # still at risk: no new alert
+        kinds = [k for k, _ in await outbox_events(client.ctx)]
+        assert kinds.count("lot.at_risk") == 1 and kinds.count("lot.progressed") == 2
+        await record(placements[1], "2026-03", "200")  # 220 h: 240 h forecast, still short of 270 h: no new alert
+        await record(placements[2], "2026-03", "100")  # 320 h ≥ 300 h owed: reached, so no longer at risk
+        events = await outbox_events(client.ctx)
+        alerts = [(k, d["at_risk"], d["realised_hours"]) for k, d in events if k in ("lot.at_risk", "lot.target_reached")]
+        assert alerts == [("lot.at_risk", True, "10.00"), ("lot.target_reached", False, "320.00"),
+                          ("lot.at_risk", False, "320.00")]
+        await client.post(f"/hours/{low['id']}/corrections", json={"hours": "0", "reason": "saisie en double"})
+        again = [k for k, _ in await outbox_events(client.ctx)]
+        assert again.count("lot.target_reached") == 1  # reached once; 310 h still above the target
+        assert (await client.get(f"/lots/{lot.lot_id}/progress")).json()["realised_hours"] == "310.00"
+
+
+async def test_an_amendment_refreshes_the_progress_of_a_followed_lot(database_url, nats_url):
+    from contracts import new_envelope, spec_for
+    from contracts.events.markets import LotAmended
+
+    async with running(create_app, database_url=database_url("hours"), nats_url=nats_url) as client:
+        market = await seed_lot(client.ctx, start_date=dt.date(2026, 1, 1), end_date=dt.date(2026, 12, 31),
+                                owed_hours=Decimal("100"))
+        lot = market.lots[0]
+        (placement,) = await seed_placements(client.ctx, lot.lot_id, start_date=dt.date(2026, 1, 1))
+        response = await client.post("/hours", json={"placement_id": str(placement.placement_id), "month": "2026-02",
+                                                     "hours": "100"})
+        assert response.status_code == 201
+        spec = spec_for("lot.amended", producer="market_intake")
+        handler = client.ctx.bus.consumers[spec.stream.name].handlers[spec.subject][1]  # as the bus applies it
+        amended = LotAmended(lot=lot.model_copy(update={"owed_hours": Decimal("1000"), "version": 2}),
+                             amendment_number=1, reason="avenant n°1")
+        async with client.ctx.db.session() as session, session.begin():
+            await handler(session, amended, new_envelope("lot.amended", 1, "market_intake", amended))
+        events = await outbox_events(client.ctx)
+        last_progress = [d for k, d in events if k == "lot.progressed"][-1]
+        assert (last_progress["owed_hours"], last_progress["at_risk"]) == ("1000.00", True)
+        assert [k for k, _ in events].count("lot.at_risk") == 1
+        progress = (await client.get(f"/lots/{lot.lot_id}/progress")).json()
+        assert (progress["owed_hours"], progress["percent"], progress["target_reached"]) == ("1000.00", "10.0", False)

@@ -1,0 +1,179 @@
+"""The pure rules of hour accounting, case by case."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from contracts.codes import HourKind
+from services.hours import rules
+from services.hours.rules import PlacementView, Policy, RuleError
+
+TODAY = dt.date(2026, 11, 22)
+
+
+@pytest.mark.parametrize(("raw", "month"), [
+    ("2026-03", "2026-03"), ("2026-3", "2026-03"), (" 03/2026 ", "2026-03"), ("3/2026", "2026-03"),
+    ("2026-03-01", "2026-03"), ("01/03/2026", "2026-03"), (dt.date(2026, 3, 31), "2026-03"),
+    (dt.datetime(2026, 3, 1, 0, 0), "2026-03"), ("2026-03-01 00:00:00", "2026-03"),
+])
+def test_months_are_read_in_their_usual_spellings(raw, month):
+    assert rules.parse_month(raw) == month
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ("", "mois manquant"), (None, "mois manquant"), ("mars 2026", "mois invalide « mars 2026 »"),
+    ("2026-13", "mois invalide « 2026-13 »"), ("13/2026", "mois invalide"), ("1899-01", "mois invalide"),
+])
+def test_bad_months_are_refused_with_the_value(raw, message):
+    with pytest.raises(RuleError) as err:
+        rules.parse_month(raw)
+    assert err.value.field == "month"
+    assert message in err.value.message
+
+
+@pytest.mark.parametrize(("raw", "hours"), [
+    ("7,5", Decimal("7.5")), ("7.50", Decimal("7.50")), (" 151,67 ", Decimal("151.67")), ("1 234,5", Decimal("1234.5")),
+    ("1\u00a0234,5", Decimal("1234.5")), (12, Decimal(12)), (7.25, Decimal("7.25")), (Decimal("3"), Decimal(3)),
+])
+def test_hours_accept_decimal_commas_and_number_cells(raw, hours):
+    assert rules.parse_hours(raw) == hours
+
+
+@pytest.mark.parametrize("raw", ["", None, "sept", "7,5h", "NaN", "inf", True])
+def test_unreadable_hours_are_refused(raw):
+    with pytest.raises(RuleError) as err:
+        rules.parse_hours(raw)
+    assert err.value.field == "hours"
+
+
+@pytest.mark.parametrize(("hours", "hundredths"), [(Decimal("0.01"), 1), (Decimal("7.5"), 750), (Decimal("200"), 20000)])
+def test_hours_are_counted_in_hundredths(hours, hundredths):
+    assert rules.hours_to_hundredths(hours) == hundredths
+
+
+@pytest.mark.parametrize(("hours", "message"), [
+    (Decimal("0"), "supérieures à 0"), (Decimal("-1"), "supérieures à 0"), (Decimal("7.555"), "au plus 2 décimales"),
+])
+def test_hours_must_be_positive_with_two_decimals_at_most(hours, message):
+    with pytest.raises(RuleError) as err:
+        rules.hours_to_hundredths(hours)
+    assert message in err.value.message
+
+
+def test_a_correction_may_bring_hours_to_zero_but_not_below():
+    assert rules.hours_to_hundredths(Decimal(0), allow_zero=True) == 0
+    with pytest.raises(RuleError, match="négatives"):
+        rules.hours_to_hundredths(Decimal("-0.5"), allow_zero=True)
+
+
+@pytest.mark.parametrize(("raw", "kind"), [
+    ("", HourKind.WORK), (None, HourKind.WORK), ("work", HourKind.WORK), ("Travail ", HourKind.WORK),
+    ("Heures travaillées", HourKind.WORK), ("FORMATION", HourKind.TRAINING), ("training", HourKind.TRAINING),
+])
+def test_kinds_accept_french_names(raw, kind):
+    assert rules.parse_kind(raw) == kind
+
+
+def test_unknown_kind_names_the_admitted_values():
+    with pytest.raises(RuleError, match="type d'heures inconnu « congés »"):
+        rules.parse_kind("congés")
+
+
+def test_future_month_is_refused_current_month_is_not():
+    rules.check_month("2026-11", rules.month_of(TODAY))
+    rules.check_month("2025-12", rules.month_of(TODAY))
+    with pytest.raises(RuleError, match="2026-12 est dans le futur"):
+        rules.check_month("2026-12", rules.month_of(TODAY))
+
+
+def test_placement_must_be_known_and_active_that_month():
+    with pytest.raises(RuleError, match="placement inconnu"):
+        rules.check_placement(None, "2026-03")
+    with pytest.raises(RuleError, match="placement inconnu"):  # only its end has been received
+        rules.check_placement(PlacementView(None, dt.date(2026, 5, 1), None), "2026-03")
+    placement = PlacementView(dt.date(2026, 3, 15), dt.date(2026, 6, 2), "provision")
+    for month in ("2026-03", "2026-04", "2026-06"):
+        rules.check_placement(placement, month)
+    with pytest.raises(RuleError, match="commence le 15/03/2026, après le mois 2026-02"):
+        rules.check_placement(placement, "2026-02")
+    with pytest.raises(RuleError, match="a pris fin le 02/06/2026, avant le mois 2026-07"):
+        rules.check_placement(placement, "2026-07")
+    rules.check_placement(PlacementView(dt.date(2020, 1, 1), None, "provision"), "2026-07")
+
+
+def test_monthly_cap_per_placement_counts_every_kind():
+    policy = Policy(monthly_cap_hours=Decimal("200"))
+    rules.check_caps(HourKind.WORK, 16000, 20000, 0, policy)
+    with pytest.raises(RuleError, match=r"au plus 200 h par mois et par placement \(total 200,01 h\)"):
+        rules.check_caps(HourKind.WORK, 1, 20001, 0, policy)
+
+
+def test_training_needs_the_territory_and_stays_within_its_cap():
+    rules.check_caps(HourKind.TRAINING, 3500, 3500, 3500, Policy(training_monthly_cap_hours=Decimal(35)))
+    with pytest.raises(RuleError, match="au plus 35 h de formation"):
+        rules.check_caps(HourKind.TRAINING, 3501, 3501, 3501, Policy(training_monthly_cap_hours=Decimal(35)))
+    with pytest.raises(RuleError, match="ne sont pas comptées sur ce territoire") as err:
+        rules.check_caps(HourKind.TRAINING, 100, 100, 100, Policy(training_allowed=False))
+    assert err.value.field == "kind"
+    rules.check_caps(HourKind.WORK, 100, 100, 0, Policy(training_allowed=False))
+
+
+def test_subcontracted_amount_converts_at_the_local_hourly_cost():
+    assert rules.hours_from_subcontracted_amount(Decimal("1000"), Policy(subcontracting_hourly_cost_eur=Decimal(25))) == Decimal("40.00")
+    assert rules.hours_from_subcontracted_amount(Decimal("100"), Policy(subcontracting_hourly_cost_eur=Decimal(30))) == Decimal("3.33")
+    with pytest.raises(RuleError, match="supérieur à 0"):
+        rules.hours_from_subcontracted_amount(Decimal(0), Policy())
+    assert rules.counts_by_amount("subcontracting") and rules.counts_by_amount("co_contracting")
+    assert not rules.counts_by_amount("provision")
+
+
+def test_month_arithmetic():
+    assert rules.month_bounds("2024-02") == (dt.date(2024, 2, 1), dt.date(2024, 2, 29))
+    assert rules.month_bounds("2026-12") == (dt.date(2026, 12, 1), dt.date(2026, 12, 31))
+    assert rules.months_between("2026-01", "2027-06") == 18
+    assert rules.months_between("2026-05", "2026-04") == 0
+
+
+START, END = dt.date(2026, 1, 5), dt.date(2026, 12, 20)  # 12 months
+
+
+def test_progress_extends_the_pace_to_the_end_date():
+    # 6 months elapsed (Jan..Jun), 300 h realised: 50 h a month over 12 months → 600 h.
+    result = rules.progress(Decimal(1000), START, END, {"2026-01": 10000, "2026-03": 20000}, dt.date(2026, 6, 10), Decimal("0.1"))
+    assert result.realised == Decimal(300)
+    assert result.forecast == Decimal("600.00")
+    assert result.percent == Decimal("30.0")
+    assert result.at_risk is True
+    assert result.target_reached is False
+    assert list(result.monthly) == ["2026-01", "2026-03"]
+
+
+def test_progress_is_not_at_risk_within_the_margin():
+    # forecast 900 h for 1000 h owed: exactly at the 10 % margin, not below it.
+    result = rules.progress(Decimal(1000), START, END, {"2026-01": 45000}, dt.date(2026, 6, 10), Decimal("0.1"))
+    assert result.forecast == Decimal("900.00")
+    assert result.at_risk is False
+    assert rules.progress(Decimal(1000), START, END, {"2026-01": 44999}, dt.date(2026, 6, 10), Decimal("0.1")).at_risk
+
+
+def test_target_reached_is_never_at_risk():
+    result = rules.progress(Decimal(100), START, END, {"2026-01": 10000}, dt.date(2026, 11, 1), Decimal("0.1"))
+    assert result.target_reached is True
+    assert result.at_risk is False
+    assert result.percent == Decimal("100.0")
+
+
+def test_progress_before_the_lot_starts_and_after_it_ends():
+    before = rules.progress(Decimal(100), START, END, {}, dt.date(2025, 12, 1), Decimal("0.1"))
+    assert (before.forecast, before.at_risk, before.percent) == (Decimal(0), False, Decimal(0))
+    after = rules.progress(Decimal(1200), START, END, {"2026-01": 60000}, dt.date(2027, 6, 1), Decimal("0.1"))
+    assert after.forecast == Decimal("600.00")  # the whole period has elapsed: the forecast is what was done
+    assert after.at_risk is True
+
+
+def test_nothing_owed_means_no_percent_and_no_alert():
+    result = rules.progress(Decimal(0), START, END, {"2026-01": 500}, dt.date(2026, 6, 1), Decimal("0.1"))
+    assert (result.percent, result.at_risk, result.target_reached) == (Decimal(0), False, False)
