@@ -2,8 +2,10 @@
 
 `emit()` adds the outbox row inside the caller's session. The `OutboxRelay` publishes pending rows in id order, in
 windows of concurrent publishes, with the event id as `Nats-Msg-Id` (JetStream drops a re-publish inside its
-duplicate window), marks them published, and retries failures with exponential backoff. On PostgreSQL it claims rows
-with `FOR UPDATE SKIP LOCKED`, so several replicas can relay at once; on SQLite run one relay per database file.
+duplicate window), deletes them once JetStream has stored them (the stream, not the outbox, is the history), and
+retries failures with exponential backoff. A batch is bounded in rows and in bytes, so a backlog of large bulk events
+is never loaded whole. On PostgreSQL it claims rows with `FOR UPDATE SKIP LOCKED`, so several replicas can relay at
+once; on SQLite run one relay per database file.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -91,7 +93,7 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_seconds: float = 0.5,
         max_backoff_seconds: float = 30.0,
-        retention: timedelta = timedelta(days=7),
+        max_batch_bytes: int = 8_000_000,
     ) -> None:
         self.db = db
         self.table = tables.outbox
@@ -100,7 +102,7 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.max_backoff_seconds = max_backoff_seconds
-        self.retention = retention
+        self.max_batch_bytes = max_batch_bytes
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -125,17 +127,13 @@ class OutboxRelay:
             self._task = None
 
     async def _run(self) -> None:
-        last_purge = datetime.min.replace(tzinfo=UTC)
         while not self._stopping:
             self._wake.clear()
             try:
                 published = await self.relay_once()
                 self._failures = 0
-                if _utcnow() - last_purge > timedelta(hours=1):
-                    await self.purge_published()
-                    last_purge = _utcnow()
-                if published >= self.batch_size:
-                    continue  # more waiting: go on at once
+                if published:
+                    continue  # there may be more waiting: go on at once
                 await self.refresh_metrics()
                 delay = self.poll_seconds
             except NotPublished as exc:
@@ -168,12 +166,12 @@ class OutboxRelay:
         """
         if self.db.is_postgres:
             async with self.db.session() as session, session.begin():
-                rows = (await session.execute(self._pending_query().with_for_update(skip_locked=True))).all()
+                rows = await self._claim(session, lock=True)
                 results = await self._publish_rows(rows)
                 await self._mark(session, rows, results)
         else:
             async with self.db.session() as session:
-                rows = (await session.execute(self._pending_query())).all()
+                rows = await self._claim(session, lock=False)
             results = await self._publish_rows(rows)
             if rows:
                 async with self.db.session() as session, session.begin():
@@ -185,14 +183,26 @@ class OutboxRelay:
             raise NotPublished(failed)
         return len(rows)
 
+    async def _claim(self, session: AsyncSession, *, lock: bool) -> list[Row[Any]]:
+        """The next pending rows, at most `batch_size` of them and `max_batch_bytes` of payload (at least one)."""
+        t = self.table
+        candidates = select(t.c.id, func.length(t.c.payload)).order_by(t.c.id).limit(self.batch_size)
+        if lock:  # rows another replica is relaying are skipped; ours stay locked until the batch commits
+            candidates = candidates.with_for_update(skip_locked=True)
+        sizes = (await session.execute(candidates)).all()
+        chosen, total = [], 0
+        for row_id, size in sizes:
+            if chosen and total + size > self.max_batch_bytes:
+                break
+            chosen.append(row_id)
+            total += size
+        if not chosen:
+            return []
+        return list((await session.execute(self._pending_query().where(t.c.id.in_(chosen)))).all())
+
     def _pending_query(self) -> Select[Any]:
         t = self.table
-        return (
-            select(t.c.id, t.c.event_id, t.c.subject, t.c.payload)
-            .where(t.c.published_at.is_(None))
-            .order_by(t.c.id)
-            .limit(self.batch_size)
-        )
+        return select(t.c.id, t.c.event_id, t.c.subject, t.c.payload).order_by(t.c.id).limit(self.batch_size)
 
     async def _publish_rows(self, rows: Sequence[Row[Any]]) -> list[Any]:
         # One window of concurrent publishes; nats-py writes them in order on one connection.
@@ -203,8 +213,8 @@ class OutboxRelay:
     async def _mark(self, session: AsyncSession, rows: Sequence[Row[Any]], results: list[Any]) -> None:
         t = self.table
         done = [r.id for r, res in zip(rows, results, strict=True) if not isinstance(res, BaseException)]
-        if done:
-            await session.execute(update(t).where(t.c.id.in_(done)).values(published_at=_utcnow()))
+        if done:  # stored by JetStream: the outbox's job is done
+            await session.execute(delete(t).where(t.c.id.in_(done)))
         for r, res in zip(rows, results, strict=True):
             if isinstance(res, BaseException):
                 await session.execute(
@@ -216,7 +226,7 @@ class OutboxRelay:
         async with self.db.session() as session:
             count, oldest = (
                 await session.execute(
-                    select(func.count(), func.min(self.table.c.created_at)).where(self.table.c.published_at.is_(None))
+                    select(func.count(), func.min(self.table.c.created_at))
                 )
             ).one()
         age = 0.0
@@ -236,10 +246,3 @@ class OutboxRelay:
             await self.refresh_metrics()
         except Exception:  # the database itself may be the thing that is down
             log.debug("outbox metrics unavailable", exc_info=True)
-
-    async def purge_published(self) -> None:
-        cutoff = _utcnow() - self.retention
-        async with self.db.session() as session, session.begin():
-            await session.execute(
-                delete(self.table).where(self.table.c.published_at.is_not(None), self.table.c.published_at < cutoff)
-            )

@@ -68,6 +68,7 @@ def build_context(settings: ServiceSettings, tables: InfraTables) -> ServiceCont
         batch_size=settings.relay_batch_size,
         poll_seconds=settings.relay_poll_seconds,
         max_backoff_seconds=settings.relay_max_backoff_seconds,
+        max_batch_bytes=settings.relay_max_batch_bytes,
     )
     holder["relay"] = relay
     bus.when_connected(relay.notify)

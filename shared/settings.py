@@ -34,6 +34,7 @@ class ServiceSettings(BaseSettings):
 
     # Outbox relay
     relay_batch_size: int = 500
+    relay_max_batch_bytes: int = 8_000_000
     relay_poll_seconds: float = 0.5
     relay_max_backoff_seconds: float = 30.0
     # Consumers
