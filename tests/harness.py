@@ -192,3 +192,39 @@ async def wait_ready(client: httpx.AsyncClient, timeout: float = 20.0) -> dict[s
     return await eventually(ready, timeout)
 
 
+
+
+async def drained(ctx: Any, timeout: float = 30.0) -> None:
+    """Wait until the service's relay has handed every outbox row to JetStream."""
+
+    async def empty() -> bool:
+        return (await ctx.relay.backlog())[0] == 0
+
+    await eventually(empty, timeout)
+
+
+async def published_events(ctx: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(event_type, data) of every event the service has published, in stream order, as JetStream stored them.
+
+    The outbox is only a queue (rows leave it once stored): the stream is the record of what was emitted."""
+    import json
+
+    from contracts.streams import stream_owned_by
+
+    await drained(ctx)
+    stream = stream_owned_by(ctx.settings.service_name)
+    assert stream is not None, f"{ctx.settings.service_name} owns no stream"
+    nc = await nats.connect(ctx.settings.nats_url)
+    try:
+        js = nc.jetstream()
+        try:
+            state = (await js.stream_info(stream.name)).state
+        except NotFoundError:
+            return []
+        events = []
+        for seq in range(state.first_seq, state.last_seq + 1) if state.messages else ():
+            envelope = json.loads((await js.get_msg(stream.name, seq)).data)
+            events.append((envelope["event_type"], envelope["data"]))
+        return events
+    finally:
+        await nc.close()

@@ -7,6 +7,8 @@ import io
 import uuid
 from typing import Any
 
+from harness import published_events
+
 from sqlalchemy import func, select
 
 from contracts import Envelope, new_envelope, spec_for
@@ -75,8 +77,9 @@ async def count_rows(ctx: Any, table_name: str) -> int:
 
 
 async def snapshot(ctx: Any) -> dict[str, int]:
-    """Row counts of everything an import may write."""
-    return {name: await count_rows(ctx, name) for name in ("hour_entries", "hour_imports", "outbox", "lot_progress_state")}
+    """Row counts of everything an import may write, and the number of events the service has published."""
+    counts = {name: await count_rows(ctx, name) for name in ("hour_entries", "hour_imports", "lot_progress_state")}
+    return {**counts, "events": len(await published_events(ctx))}
 
 
 def csv_bytes(rows: list[list[str]], *, sep: str = ";", bom: bool = False, encoding: str = "utf-8",

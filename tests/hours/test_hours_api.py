@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
-from harness import SECRET, running
+from harness import SECRET, published_events, running
 from hours_support import apply, count_rows, placement_ended, placement_started, seed_lot, seed_placements
 from sqlalchemy import select
 
@@ -71,7 +71,7 @@ async def test_refusals_name_the_field_in_french(database_url, nats_url):
             assert response.json()["errors"][0]["field"] == field, response.text
             assert message in response.text, response.text
         assert await count_rows(client.ctx, "hour_entries") == 0
-        assert await count_rows(client.ctx, "outbox") == 0
+        assert await published_events(client.ctx) == []
 
 
 async def test_subcontracting_by_amount_and_the_end_of_a_placement(database_url, nats_url):
@@ -139,11 +139,7 @@ async def test_progress_is_seen_by_its_buyer_only(database_url, nats_url):
 
 
 async def outbox_events(ctx) -> list[tuple[str, dict]]:
-    outbox = ctx.tables.outbox
-    async with ctx.db.session() as session:
-        rows = (await session.execute(select(outbox.c.subject, outbox.c.payload).order_by(outbox.c.id))).all()
-    import json
-    return [(subject.split(".")[1] + "." + subject.split(".")[2], json.loads(payload)["data"]) for subject, payload in rows]
+    return await published_events(ctx)
 
 
 async def test_alerts_are_emitted_when_the_state_changes_only(database_url, nats_url):

@@ -9,7 +9,7 @@ import time
 from decimal import Decimal
 
 import pytest
-from harness import running
+from harness import published_events, running
 from hours_support import apply, csv_bytes, placement_started, post_file, seed_lot, seed_placements, snapshot
 from openpyxl import Workbook
 from sqlalchemy import select
@@ -118,10 +118,8 @@ async def test_a_50000_row_statement_is_stored_in_chunks_and_published(database_
         print(f"\n50 000 lignes importées en {elapsed:.1f} s ({rows_count / elapsed:,.0f} lignes/s)")
         snap = await snapshot(client.ctx)
         assert snap["hour_entries"] == rows_count
-        outbox = client.ctx.tables.outbox
-        async with client.ctx.db.session() as session:
-            payloads = (await session.scalars(select(outbox.c.payload).where(outbox.c.subject.like("%hours.recorded%")))).all()
-        events = [HoursRecorded.model_validate(json.loads(p)["data"]) for p in payloads]  # the contract holds
+        published = await published_events(client.ctx)
+        events = [HoursRecorded.model_validate(data) for kind, data in published if kind == "hours.recorded"]
         sizes = [len(e.entries) for e in events]
         assert sum(sizes) == rows_count and max(sizes) == MAX_ENTRIES_PER_EVENT
         first = events[0].entries[0]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from harness import SECRET, declare_streams, eventually, running, wait_ready
+from harness import SECRET, declare_streams, eventually, published_events, running, wait_ready
 from matching_support import (
     AI_SIRET,
     COMPANY_SIRET,
@@ -33,8 +33,8 @@ GEIQ_SIRET = "38012986643097"
 
 
 async def outbox_count(client) -> int:
-    async with client.ctx.db.session() as session:
-        return (await session.execute(select(func.count()).select_from(INFRA.outbox))).scalar_one()
+    """Events matching has emitted (published to its stream)."""
+    return len(await published_events(client.ctx))
 
 
 def refused(response, status: int, field: str, words: str) -> None:

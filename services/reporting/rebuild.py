@@ -1,0 +1,117 @@
+"""Rebuild the read model from the start of the streams (`POST /admin/rebuild`).
+
+The projection tables and this service's inbox are emptied and every event of MARKETS, MATCHING and HOURS up to the
+streams' last sequence at the start is re-applied, through the same handlers and inbox, all in ONE database
+transaction, so the new tables replace the old ones at the commit, all at once. On PostgreSQL, readers keep seeing
+the old tables meanwhile (MVCC) and live consumers wait on the locked inbox; on SQLite the foundation begins every
+transaction IMMEDIATE, so readers and live consumers queue behind the rebuild (busy timeout). Either way the live
+consumers then apply what arrived after the rebuild's snapshot of the streams. Events are read with ephemeral pull consumers in
+batches; a malformed message is skipped (the live consumer has dead-lettered it already).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import nats
+import nats.js.api as js_api
+from nats.js.errors import NotFoundError
+from pydantic import ValidationError
+from sqlalchemy import delete, text
+
+from contracts import Envelope
+from services.reporting.models import metadata
+from shared import inbox
+from shared.infra import INFRA_TABLE_NAMES
+from shared.service import ServiceContext
+
+log = logging.getLogger(__name__)
+PROJECTION_TABLES = [t for t in metadata.sorted_tables if t.name not in INFRA_TABLE_NAMES]
+
+
+@dataclass
+class RebuildResult:
+    events: int
+    skipped: int
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        rate = round(self.events / self.seconds) if self.seconds > 0 else None
+        return {"events": self.events, "skipped": self.skipped, "seconds": round(self.seconds, 3),
+                "events_per_second": rate}
+
+
+async def rebuild(ctx: ServiceContext, *, fetch_batch: int = 1000) -> RebuildResult:
+    started = time.monotonic()
+    nc = await nats.connect([s.strip() for s in ctx.settings.nats_url.split(",")], connect_timeout=5,
+                            max_reconnect_attempts=3)
+    applied = skipped = 0
+    try:
+        js = nc.jetstream()
+        async with ctx.db.session() as session, session.begin():
+            if ctx.db.is_postgres:  # live consumers wait for the swap instead of writing into the old tables
+                await session.execute(text(f"LOCK TABLE {ctx.tables.inbox.name} IN EXCLUSIVE MODE"))
+            for table in reversed(PROJECTION_TABLES):
+                await session.execute(delete(table))
+            for consumer in ctx.bus.consumers.values():
+                await session.execute(delete(ctx.tables.inbox).where(ctx.tables.inbox.c.consumer == consumer.name))
+            for consumer in ctx.bus.consumers.values():
+                n, k = await _replay(js, session, ctx, consumer, fetch_batch)
+                applied += n
+                skipped += k
+        result = RebuildResult(applied, skipped, time.monotonic() - started)
+        log.info("projection reconstruite : %s", result.as_dict())
+        return result
+    finally:
+        await nc.close()
+
+
+async def _replay(js: Any, session: Any, ctx: ServiceContext, consumer: Any, fetch_batch: int) -> tuple[int, int]:
+    stream = consumer.stream.name
+    try:
+        last = (await js.stream_info(stream)).state.last_seq
+    except NotFoundError:
+        return 0, 0
+    if last == 0:
+        return 0, 0
+    config = js_api.ConsumerConfig(
+        deliver_policy=js_api.DeliverPolicy.ALL, ack_policy=js_api.AckPolicy.ALL, inactive_threshold=60,
+        max_ack_pending=-1,
+    )
+    sub = await js.pull_subscribe(consumer.stream.subjects[0], stream=stream, config=config)
+    applied = skipped = 0
+    try:
+        seq = 0
+        while seq < last:
+            try:
+                msgs = await sub.fetch(fetch_batch, timeout=5)
+            except TimeoutError:
+                break  # the stream was truncated under us: nothing more to read
+            for msg in msgs:
+                seq = msg.metadata.sequence.stream
+                if seq > last:
+                    break
+                entry = consumer.handlers.get(msg.subject)
+                if entry is None:
+                    continue
+                spec, handler = entry
+                try:
+                    envelope = Envelope.model_validate_json(msg.data)
+                    event = spec.model.model_validate(envelope.data)
+                except ValidationError:
+                    skipped += 1
+                    continue
+                if await inbox.claim(session, ctx.tables, consumer.name, envelope.event_id):
+                    await handler(session, event, envelope)
+                    applied += 1
+            if msgs:
+                await msgs[-1].ack()
+    finally:
+        try:
+            await sub.unsubscribe()
+        except Exception:  # noqa: BLE001 - the ephemeral consumer expires by itself anyway
+            log.debug("unsubscribe", exc_info=True)
+    return applied, skipped

@@ -1,0 +1,433 @@
+"""Building a report from the read model: SQL aggregates (GROUP BY), shaped by the pure rules.
+
+Hours and people come from cubes the handlers keep up to date (`hours_cube`: counted hours per buyer, market,
+lot, modality, structure kind and month; `person_months`: per person, month, buyer and structure; `lot_months`:
+per lot and month), so a report reads
+a few thousand pre-aggregated rows instead of every entry; Python only rolls up small grouped rows and applies the
+funders' small-cell rule. Definitions:
+- hours: counted hours (latest version of each entry) whose month is in the period;
+- people: distinct pseudonymous ids with counted hours > 0 in the period; new people: those with none before;
+- companies: distinct awarded companies (SIRET) of the lots with hours in the period; structures: distinct
+  insertion structures with hours in the period;
+- owed hours, lots, markets: lots awarded or closed whose dates overlap the period; percent: hours realised on those
+  lots up to the period end ÷ their obligation; pipeline: hours sized on lots not yet awarded;
+- contracts: placements started in the period; exits at end: placements ended in the period; at 6 months:
+  follow-ups dated in the period.
+"As of" a date: hours are recomputed from the entries recorded by then, minus the corrections recorded by then;
+placements and follow-ups dated after it are left out; lots keep their current state (the projection keeps the
+newest version of a lot only).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Uuid, case, exists, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
+
+from services.reporting import rules
+from services.reporting.models import (
+    FollowUpView,
+    HourFact,
+    HoursCube,
+    LotMonth,
+    LotProgressView,
+    LotView,
+    MarketView,
+    PersonCategory,
+    PersonMonth,
+    PersonView,
+    PlacementView,
+    StructureView,
+    Supersession,
+)
+
+F = HourFact.__table__
+L = LotView.__table__
+M = MarketView.__table__
+P = PersonView.__table__
+PC = PersonCategory.__table__
+PL = PlacementView.__table__
+FU = FollowUpView.__table__
+LP = LotProgressView.__table__
+S = Supersession.__table__
+ST = StructureView.__table__
+HC = HoursCube.__table__
+PM = PersonMonth.__table__
+LM = LotMonth.__table__
+NIL = uuid.UUID(int=0)
+
+ACTIVE = ("awarded", "closed")
+NOT_AWARDED = ("draft", "submitted")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Local policy values (settings)."""
+
+    annual_fte_hours: Decimal = Decimal("1607")
+    small_cell_threshold: int = 5
+    targets: dict[str, Decimal] = field(default_factory=dict)  # e.g. {"qpv_share": 25, "women_share": 20} in %
+    communes: dict[str, rules.Commune] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scope:
+    buyer_id: uuid.UUID | None = None
+    as_of: dt.date | None = None
+
+    @property
+    def as_of_end(self) -> dt.datetime | None:
+        if self.as_of is None:
+            return None
+        return dt.datetime.combine(self.as_of + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+
+
+def counted(scope: Scope) -> list[ColumnElement[bool]]:
+    """Conditions selecting the counted hour entries as the history stood at `scope.as_of`: recorded by then and not
+    replaced by a correction recorded by then."""
+    assert scope.as_of_end is not None
+    return [
+        F.c.recorded_at < scope.as_of_end,
+        ~exists().where(S.c.corrected_entry_id == F.c.entry_id, S.c.corrected_at < scope.as_of_end),
+    ]
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where the hours come from: the cubes the handlers maintain, or (for an "as of" date) the same shapes
+    aggregated from the entries as they stood then. Both have a `centi` column (hours × 100)."""
+
+    cube: Any  # buyer_id, market_id, lot_id, modality, structure_kind, month, centi
+    people: Any  # beneficiary_id, month, buyer_id, structure_id, structure_kind, centi
+    lots: Any  # lot_id, month, centi
+
+    @staticmethod
+    def of(scope: Scope) -> Sources:
+        if scope.as_of is None:
+            return Sources(HC, PM, LM)
+        where = counted(scope)
+        kind = func.coalesce(F.c.structure_kind, "").label("structure_kind")
+        sid = func.coalesce(F.c.structure_id, literal(NIL, type_=Uuid)).label("structure_id")
+        cube = (select(F.c.buyer_id, F.c.market_id, F.c.lot_id, F.c.modality, kind, F.c.month,
+                       func.sum(F.c.centi).label("centi"))
+                .where(*where).group_by(F.c.buyer_id, F.c.market_id, F.c.lot_id, F.c.modality, kind, F.c.month)
+                .subquery("cube_as_of"))
+        people = (select(F.c.beneficiary_id, F.c.month, F.c.buyer_id, sid, kind, func.sum(F.c.centi).label("centi"))
+                  .where(*where).group_by(F.c.beneficiary_id, F.c.month, F.c.buyer_id, sid, kind)
+                  .subquery("people_as_of"))
+        lots = (select(F.c.lot_id, F.c.month, func.sum(F.c.centi).label("centi"))
+                .where(*where).group_by(F.c.lot_id, F.c.month).subquery("lots_as_of"))
+        return Sources(cube, people, lots)
+
+
+def _in(src: Any, scope: Scope, period: rules.Period | None = None, *, until: str | None = None
+        ) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if period is not None:
+        where.append(src.c.month.between(period.first_month, period.last_month))
+    if until is not None:
+        where.append(src.c.month <= until)
+    if scope.buyer_id is not None:
+        where.append(src.c.buyer_id == scope.buyer_id)
+    return where
+
+
+def hours_of(centi: Any) -> Decimal:
+    return rules.hours(Decimal(int(centi or 0)) / 100)
+
+
+def _lot_scope(scope: Scope) -> list[ColumnElement[bool]]:
+    return [L.c.buyer_id == scope.buyer_id] if scope.buyer_id is not None else []
+
+
+def _active_lots(scope: Scope, period: rules.Period) -> list[ColumnElement[bool]]:
+    return [L.c.status.in_(ACTIVE), L.c.start_date <= period.end, L.c.end_date >= period.start, *_lot_scope(scope)]
+
+
+async def totals(session: AsyncSession, scope: Scope, period: rules.Period, policy: Policy,
+                 src: Sources | None = None) -> dict[str, Any]:
+    """The headline figures of a period (also used for the previous period and the year to date)."""
+    src = src or Sources.of(scope)
+    cube, pm = src.cube, src.people
+    hours_total = hours_of((await session.execute(select(func.sum(cube.c.centi)).where(*_in(cube, scope, period))))
+                           .scalar())
+    reached = [*_in(pm, scope, period), pm.c.centi > 0]
+    people, structures = (await session.execute(
+        select(func.count(func.distinct(pm.c.beneficiary_id)),
+               func.count(func.distinct(case((pm.c.structure_id != NIL, pm.c.structure_id)))))
+        .where(*reached)
+    )).one()
+    # new people: reached in the period, with no counted hours before it (probed once per person reached)
+    persons = select(pm.c.beneficiary_id).where(*reached).distinct().subquery("reached")
+    earlier = pm.alias("earlier")
+    before = [earlier.c.beneficiary_id == persons.c.beneficiary_id, earlier.c.month < period.first_month,
+              earlier.c.centi > 0]
+    if scope.buyer_id is not None:
+        before.append(earlier.c.buyer_id == scope.buyer_id)
+    new_people = (await session.execute(
+        select(func.count()).select_from(persons).where(~exists().where(*before))
+    )).scalar_one()
+    companies = (await session.execute(
+        select(func.count(func.distinct(L.c.company_siret)))
+        .where(L.c.lot_id.in_(select(cube.c.lot_id).where(*_in(cube, scope, period), cube.c.centi > 0)))
+    )).scalar_one()
+    active = _active_lots(scope, period)
+    owed, lots, markets = (await session.execute(
+        select(func.sum(L.c.owed_hours), func.count(), func.count(func.distinct(L.c.market_id))).where(*active)
+    )).one()
+    owed_hours = rules.hours(owed)
+    lm = src.lots
+    realised_on_active = hours_of((await session.execute(
+        select(func.sum(lm.c.centi)).where(lm.c.month <= period.last_month,
+                                           lm.c.lot_id.in_(select(L.c.lot_id).where(*active)))
+    )).scalar())
+    months = len(period.months)
+    return {
+        "hours": hours_total,
+        "owed_hours": owed_hours,
+        "realised_to_date_on_active_lots": realised_on_active,
+        "percent": rules.percent(realised_on_active, owed_hours),
+        "fte": rules.fte(hours_total, policy.annual_fte_hours, months),
+        "people": int(people),
+        "new_people": int(new_people),
+        "companies": int(companies),
+        "structures": int(structures),
+        "markets": int(markets),
+        "lots": int(lots),
+    }
+
+
+async def hours_by(session: AsyncSession, scope: Scope, period: rules.Period, src: Sources
+                   ) -> dict[str, list[dict[str, Any]]]:
+    """One GROUP BY per dimension over the period's cube cells (sector and clause kind through the lots)."""
+    c = src.cube
+    where = _in(c, scope, period)
+
+    async def by(column: Any, *, join_lots: bool = False) -> dict[str, Decimal]:
+        query = select(column, func.sum(c.c.centi)).where(*where).group_by(column).having(func.sum(c.c.centi) != 0)
+        if join_lots:
+            query = query.select_from(c.outerjoin(L, L.c.lot_id == c.c.lot_id))
+        rows = (await session.execute(query)).all()
+        return {(rules.NONE_KIND if k in (None, "") else str(k)): hours_of(v) for k, v in rows}
+
+    totals_by = {
+        "buyer": await by(c.c.buyer_id),
+        "market": await by(c.c.market_id),
+        "lot": await by(c.c.lot_id),
+        "sector": await by(L.c.sector, join_lots=True),
+        "clause_kind": await by(L.c.clause_kind, join_lots=True),
+        "modality": await by(c.c.modality),
+        "structure_kind": await by(c.c.structure_kind),
+        "month": {m: Decimal("0.00") for m in period.months} | await by(c.c.month),
+    }
+    lot_ids = [uuid.UUID(k) for k in totals_by["lot"]]
+    lots = (await session.execute(
+        select(L.c.lot_id, L.c.number, L.c.title, M.c.reference)
+        .select_from(L.outerjoin(M, M.c.market_id == L.c.market_id)).where(L.c.lot_id.in_(lot_ids))
+    )).all() if lot_ids else []
+    market_ids = [uuid.UUID(k) for k in totals_by["market"]]
+    markets = (await session.execute(
+        select(M.c.market_id, M.c.reference, M.c.title, M.c.buyer_id, M.c.buyer_name).where(M.c.market_id.in_(market_ids))
+    )).all() if market_ids else []
+    buyer_ids = [uuid.UUID(k) for k in totals_by["buyer"]]
+    buyers = (await session.execute(
+        select(M.c.buyer_id, func.max(M.c.buyer_name)).where(M.c.buyer_id.in_(buyer_ids)).group_by(M.c.buyer_id)
+    )).all() if buyer_ids else []
+    labels = {
+        "buyer": {str(b): name for b, name in buyers},
+        "market": {str(m.market_id): f"{m.reference} « {m.title} »" for m in markets},
+        "lot": {str(r.lot_id): f"{r.reference or ''} — lot {r.number} « {r.title} »".strip(" —") for r in lots},
+    }
+    return {
+        dim: rules.rows_of(dim, values, "hours", labels.get(dim), order="key" if dim == "month" else "value")
+        for dim, values in totals_by.items()
+    }
+
+
+async def people_by(session: AsyncSession, scope: Scope, period: rules.Period, policy: Policy, src: Sources
+                    ) -> dict[str, dict[str, int]]:
+    """People with counted hours in the period, by profile (counts of distinct pseudonymous ids)."""
+    pm = src.people
+    reached = select(pm.c.beneficiary_id).where(*_in(pm, scope, period), pm.c.centi > 0).distinct().subquery()
+    profiles = (await session.execute(
+        select(P.c.gender, P.c.birth_year, P.c.qpv, P.c.education_level, P.c.commune_insee, func.count())
+        .select_from(reached.outerjoin(P, P.c.beneficiary_id == reached.c.beneficiary_id))
+        .group_by(P.c.gender, P.c.birth_year, P.c.qpv, P.c.education_level, P.c.commune_insee)
+    )).all()
+    categories = (await session.execute(
+        select(PC.c.code, func.count())
+        .select_from(reached.join(PC, PC.c.beneficiary_id == reached.c.beneficiary_id))
+        .group_by(PC.c.code)
+    )).all()
+    per_kind = select(pm.c.beneficiary_id, pm.c.structure_kind).where(*_in(pm, scope, period), pm.c.centi > 0) \
+        .distinct().subquery()
+    kinds = (await session.execute(
+        select(per_kind.c.structure_kind, func.count()).group_by(per_kind.c.structure_kind)
+    )).all()
+    epci: dict[str, int] = {}
+    for *_, commune, n in profiles:
+        key, _label = rules.epci_of(commune, policy.communes)
+        epci[key] = epci.get(key, 0) + int(n)
+    return {
+        "gender": rules.count_by((r[0], r[5]) for r in profiles),
+        "age_band": rules.count_by((rules.age_band(r[1], period.end), r[5]) for r in profiles),
+        "qpv": rules.count_by((None if r[2] is None else str(bool(r[2])).lower(), r[5]) for r in profiles),
+        "education_level": rules.count_by((r[3], r[5]) for r in profiles),
+        "category": rules.count_by((r[0], r[1]) for r in categories),
+        "epci": epci,
+        "structure_kind": {(k or rules.NONE_KIND): int(n) for k, n in kinds},
+    }
+
+
+def _placements_scope(scope: Scope) -> list[ColumnElement[bool]]:
+    if scope.buyer_id is None:
+        return []
+    return [PL.c.lot_id.in_(select(L.c.lot_id).where(L.c.buyer_id == scope.buyer_id))]
+
+
+def _known_by(column: Any, scope: Scope) -> list[ColumnElement[bool]]:
+    return [] if scope.as_of is None else [column <= scope.as_of]
+
+
+async def contracts_and_exits(session: AsyncSession, scope: Scope, period: rules.Period) -> dict[str, dict[str, int]]:
+    contracts = (await session.execute(
+        select(PL.c.contract_type, func.count())
+        .where(PL.c.start_date.between(period.start, period.end), *_placements_scope(scope),
+               *_known_by(PL.c.start_date, scope))
+        .group_by(PL.c.contract_type)
+    )).all()
+    at_end = (await session.execute(
+        select(PL.c.exit_category, func.count())
+        .where(PL.c.ended_on.between(period.start, period.end), *_placements_scope(scope),
+               *_known_by(PL.c.ended_on, scope))
+        .group_by(PL.c.exit_category)
+    )).all()
+    follow_scope: list[ColumnElement[bool]] = []
+    if scope.buyer_id is not None:
+        follow_scope = [FU.c.placement_id.in_(select(PL.c.placement_id).where(*_placements_scope(scope)))]
+    at_6_months = (await session.execute(
+        select(FU.c.situation, func.count())
+        .where(FU.c.followed_up_on.between(period.start, period.end), *follow_scope,
+               *_known_by(FU.c.followed_up_on, scope))
+        .group_by(FU.c.situation)
+    )).all()
+    return {
+        "contracts_by_type": rules.count_by(contracts),
+        "at_end": rules.count_by(at_end),
+        "at_6_months": rules.count_by(at_6_months),
+    }
+
+
+async def lots_at_risk(session: AsyncSession, scope: Scope, period: rules.Period) -> list[dict[str, Any]]:
+    rows = (await session.execute(
+        select(L.c.lot_id, L.c.market_id, L.c.number, L.c.title, L.c.end_date, LP.c.owed_hours, LP.c.realised_hours,
+               LP.c.forecast_hours, LP.c.percent, LP.c.as_of, M.c.reference, M.c.buyer_name)
+        .select_from(LP.join(L, L.c.lot_id == LP.c.lot_id).outerjoin(M, M.c.market_id == L.c.market_id))
+        .where(LP.c.at_risk.is_(True), *_active_lots(scope, period))
+        .order_by(M.c.reference, L.c.number)
+    )).all()
+    return [
+        {"lot_id": str(r.lot_id), "market_id": str(r.market_id), "market_reference": r.reference,
+         "buyer_name": r.buyer_name, "number": r.number, "title": r.title, "end_date": r.end_date.isoformat(),
+         "owed_hours": rules.hours(r.owed_hours), "realised_hours": rules.hours(r.realised_hours),
+         "forecast_hours": rules.hours(r.forecast_hours), "percent": rules.hours(r.percent),
+         "as_of": r.as_of.isoformat()}
+        for r in rows
+    ]
+
+
+async def pipeline(session: AsyncSession, scope: Scope) -> dict[str, Any]:
+    owed, lots = (await session.execute(
+        select(func.sum(L.c.owed_hours), func.count()).where(L.c.status.in_(NOT_AWARDED), *_lot_scope(scope))
+    )).one()
+    return {"hours": rules.hours(owed), "lots": int(lots)}
+
+
+async def structures_by_kind(session: AsyncSession, scope: Scope, period: rules.Period, src: Sources) -> dict[str, int]:
+    pm = src.people
+    used = select(pm.c.structure_id).where(*_in(pm, scope, period), pm.c.centi > 0, pm.c.structure_id != NIL) \
+        .distinct().subquery()
+    rows = (await session.execute(
+        select(ST.c.kind, func.count())
+        .select_from(used.outerjoin(ST, ST.c.structure_id == used.c.structure_id))
+        .group_by(ST.c.kind)
+    )).all()
+    return rules.count_by(rows)
+
+
+def _people_rows(dimension: str, counts: dict[str, int], protect: bool, threshold: int,
+                 labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    rows = rules.rows_of(dimension, counts, "people", labels)
+    if protect:
+        for row in rows:
+            row["people"] = rules.suppress(row["people"], threshold)
+    return rows
+
+
+async def build_report(session: AsyncSession, period: rules.Period, scope: Scope, policy: Policy,
+                       *, protect_people: bool) -> dict[str, Any]:
+    """The whole report of a period, for a scope; `protect_people` applies the funders' small-cell rule."""
+    threshold = policy.small_cell_threshold
+    src = Sources.of(scope)
+    head = await totals(session, scope, period, policy, src)
+    people = await people_by(session, scope, period, policy, src)
+    ce = await contracts_and_exits(session, scope, period)
+    previous = rules.previous_period(period)
+    ytd = rules.year_to_date(period)
+
+    def protect_totals(t: dict[str, Any]) -> dict[str, Any]:
+        if protect_people:
+            t = {**t, "people": rules.suppress(t["people"], threshold),
+                 "new_people": rules.suppress(t["new_people"], threshold)}
+        return t
+
+    epci_labels = {c.epci_siren: c.epci_name for c in policy.communes.values()}
+    people_rows = {
+        dim: _people_rows(dim, counts, protect_people, threshold, epci_labels if dim == "epci" else None)
+        for dim, counts in people.items()
+    }
+    exits = {
+        moment: _people_rows("exit", ce[moment], protect_people, threshold) for moment in ("at_end", "at_6_months")
+    }
+    for moment in ("at_end", "at_6_months"):
+        dynamic = sum(v for k, v in ce[moment].items() if k in rules.DYNAMIC_EXITS)
+        exits[f"{moment}_dynamic"] = rules.suppress(dynamic, threshold) if protect_people else dynamic
+    return {
+        "period": period.as_dict(),
+        "buyer_id": str(scope.buyer_id) if scope.buyer_id else None,
+        "as_of": scope.as_of.isoformat() if scope.as_of else None,
+        "totals": protect_totals(head),
+        "hours_by": await hours_by(session, scope, period, src),
+        "people_by": people_rows,
+        "structures_by_kind": rules.rows_of("structure_kind", await structures_by_kind(session, scope, period, src),
+                                            "structures"),
+        "contracts_by_type": _people_rows("contract_type", ce["contracts_by_type"], protect_people, threshold),
+        "exits": exits,
+        "lots_at_risk": await lots_at_risk(session, scope, period),
+        "pipeline": await pipeline(session, scope),
+        "targets": targets(policy, people, head),
+        "previous_period": {"period": previous.as_dict(),
+                            "totals": protect_totals(await totals(session, scope, previous, policy, src))},
+        "year_to_date": {"period": ytd.as_dict(), "totals": protect_totals(await totals(session, scope, ytd, policy, src))},
+    }
+
+
+def targets(policy: Policy, people: dict[str, dict[str, int]], head: dict[str, Any]) -> list[dict[str, Any]]:
+    """Territorial targets shown beside the figures (settings), e.g. the share of people living in a QPV."""
+    total = head["people"]
+    actual = {
+        "qpv_share": rules.percent(Decimal(people["qpv"].get("true", 0)), Decimal(total)),
+        "women_share": rules.percent(Decimal(people["gender"].get("F", 0)), Decimal(total)),
+    }
+    names = {"qpv_share": "Part des personnes résidant en QPV (%)", "women_share": "Part des femmes (%)"}
+    return [
+        {"key": key, "label": names.get(key, key), "target": target, "actual": actual.get(key)}
+        for key, target in sorted(policy.targets.items())
+    ]
+

@@ -1,0 +1,142 @@
+"""The pure rules of the reports, case by case."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.reporting import rules
+from shared.errors import DomainError
+
+
+@pytest.mark.parametrize(("quarter", "start", "end"), [
+    (1, dt.date(2026, 1, 1), dt.date(2026, 3, 31)),
+    (2, dt.date(2026, 4, 1), dt.date(2026, 6, 30)),
+    (3, dt.date(2026, 7, 1), dt.date(2026, 9, 30)),
+    (4, dt.date(2026, 10, 1), dt.date(2026, 12, 31)),
+])
+def test_quarter_bounds_and_months(quarter, start, end):
+    p = rules.quarter_period(2026, quarter)
+    assert (p.start, p.end) == (start, end)
+    assert p.months == [f"2026-{m:02d}" for m in range(start.month, end.month + 1)]
+    assert (p.first_month, p.last_month) == (p.months[0], p.months[-1])
+
+
+def test_leap_february_is_inside_the_first_quarter():
+    assert rules.quarter_period(2028, 1).end == dt.date(2028, 3, 31)
+
+
+def test_labels_are_french():
+    assert rules.quarter_period(2026, 1).label == "1er trimestre 2026"
+    assert rules.quarter_period(2026, 3).label == "3e trimestre 2026"
+    assert rules.year_period(2012).label == "Année 2012"
+    assert rules.year_to_date(rules.quarter_period(2026, 2)).label == "Cumul 2026 au 30/06/2026"
+
+
+def test_previous_period_of_a_first_quarter_is_the_last_quarter_of_the_year_before():
+    assert rules.previous_period(rules.quarter_period(2026, 1)) == rules.quarter_period(2025, 4)
+    assert rules.previous_period(rules.quarter_period(2026, 3)) == rules.quarter_period(2026, 2)
+    assert rules.previous_period(rules.year_period(2026)) == rules.year_period(2025)
+
+
+def test_year_to_date_runs_from_january_to_the_period_end():
+    ytd = rules.year_to_date(rules.quarter_period(2026, 3))
+    assert (ytd.start, ytd.end, ytd.kind) == (dt.date(2026, 1, 1), dt.date(2026, 9, 30), "year_to_date")
+
+
+@pytest.mark.parametrize(("year", "quarter", "field", "fragment"), [
+    (None, 1, "year", "« year » est obligatoire"),
+    (1999, 1, "year", "entre 2000 et 2100"),
+    (2026, None, "quarter", "« quarter » est obligatoire"),
+    (2026, 0, "quarter", "1, 2, 3 ou 4 (reçu : 0)"),
+    (2026, 5, "quarter", "1, 2, 3 ou 4 (reçu : 5)"),
+])
+def test_bad_periods_are_refused_with_a_french_message_naming_the_parameter(year, quarter, field, fragment):
+    with pytest.raises(DomainError) as err:
+        rules.quarter_period(year, quarter)
+    assert err.value.field == field
+    assert fragment in err.value.message
+
+
+def test_as_of_must_be_an_iso_date():
+    assert rules.parse_as_of("2026-06-30") == dt.date(2026, 6, 30)
+    assert rules.parse_as_of(None) is None
+    with pytest.raises(DomainError) as err:
+        rules.parse_as_of("30/06/2026")
+    assert err.value.field == "as_of" and "AAAA-MM-JJ" in err.value.message
+
+
+@pytest.mark.parametrize(("birth_year", "band"), [
+    (2001, "<26"),   # 25 at the end of 2026
+    (2000, "26-49"),  # 26
+    (1977, "26-49"),  # 49
+    (1976, "50+"),   # 50
+    (None, "unknown"),
+])
+def test_age_band_at_the_period_end(birth_year, band):
+    assert rules.age_band(birth_year, dt.date(2026, 12, 31)) == band
+
+
+def test_fte_uses_the_configured_annual_hours_pro_rata_of_the_months():
+    assert rules.fte(Decimal("1607"), Decimal("1607")) == Decimal("1.00")
+    assert rules.fte(Decimal("260000"), Decimal("1607")) == Decimal("161.79")
+    assert rules.fte(Decimal("1607"), Decimal("1607"), months=3) == Decimal("4.00")
+    assert rules.fte(Decimal("1600"), Decimal("1600")) == Decimal("1.00")
+    assert rules.fte(Decimal("10"), Decimal("0")) == Decimal("0.00")
+
+
+def test_percent_is_none_without_an_obligation():
+    assert rules.percent(Decimal("50"), Decimal("200")) == Decimal("25.0")
+    assert rules.percent(Decimal("1"), Decimal("3")) == Decimal("33.3")
+    assert rules.percent(Decimal("5"), Decimal("0")) is None
+
+
+@pytest.mark.parametrize(("value", "shown"), [(0, 0), (1, "< 5"), (4, "< 5"), (5, 5), (120, 120)])
+def test_small_cells_are_hidden_from_funders(value, shown):
+    assert rules.suppress(value, 5) == shown
+
+
+def test_the_small_cell_threshold_is_a_parameter():
+    assert rules.suppress(7, 10) == "< 10"
+    assert rules.suppress(10, 10) == 10
+
+
+def test_hours_round_to_the_hundredth_from_any_sql_type():
+    assert rules.hours(None) == Decimal("0.00")
+    assert rules.hours(12.345000001) == Decimal("12.35")
+    assert rules.hours(Decimal("7")) == Decimal("7.00")
+
+
+def test_rollup_and_count_by_merge_keys():
+    assert rules.rollup([("EI", Decimal("1.5")), (None, 2), ("EI", Decimal("2"))]) == {"EI": Decimal("3.5"),
+                                                                                      "none": Decimal(2)}
+    assert rules.count_by([("F", 2), (None, 1), ("F", 3)]) == {"F": 5, "unknown": 1}
+
+
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", None]), st.integers(0, 10_000)), max_size=50))
+def test_rollup_keeps_the_grand_total(pairs):
+    assert sum(rules.rollup(pairs).values()) == sum(v for _, v in pairs)
+
+
+def test_epci_of_a_commune_from_the_referential():
+    communes = rules.read_communes(
+        "insee_code,name,postal_codes,population,epci_siren,epci_name,pays_de_rennes\n"
+        "35238,Rennes,35000,220000,243500139,Rennes Métropole,1\n"
+    )
+    assert communes["35238"].pays_de_rennes is True
+    assert rules.epci_of("35238", communes) == ("243500139", "Rennes Métropole")
+    assert rules.epci_of("29019", communes)[0] == "hors_referentiel"
+    assert rules.epci_of(None, communes)[0] == "unknown"
+
+
+def test_rows_are_labelled_in_french_biggest_first_or_by_month():
+    rows = rules.rows_of("modality", {"provision": Decimal(5), "direct_hire": Decimal(9)}, "hours")
+    assert [(r["key"], r["label"]) for r in rows] == [("direct_hire", "Embauche directe"),
+                                                      ("provision", "Mise à disposition")]
+    months = rules.rows_of("month", {"2026-02": Decimal(9), "2026-01": Decimal(1)}, "hours", order="key")
+    assert [r["key"] for r in months] == ["2026-01", "2026-02"]
+    assert rules.rows_of("gender", {"unknown": 1}, "people")[0]["label"] == "Non renseigné"
