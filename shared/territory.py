@@ -32,8 +32,10 @@ def read_communes(text: str, source: str = "communes") -> dict[str, Commune]:
     communes: dict[str, Commune] = {}
     for line, row in enumerate(reader, start=2):
         insee = (row["insee_code"] or "").strip()
-        if not insee:
-            raise RuntimeError(f"liste des communes {source}, ligne {line} : code INSEE vide")
+        if len(insee) != 5:
+            raise RuntimeError(f"liste des communes {source}, ligne {line} : code INSEE invalide « {insee} »")
+        if not (row["epci_siren"] or "").strip():
+            raise RuntimeError(f"liste des communes {source}, ligne {line} : SIREN d'EPCI manquant")
         communes[insee] = Commune(
             insee=insee,
             name=row["name"].strip(),

@@ -13,9 +13,9 @@ from pydantic import Field
 from contracts.codes import Sector
 from services.market_intake import rules
 from services.market_intake.api import router
-from services.market_intake.communes import load_communes
 from services.market_intake.handlers import HANDLERS
 from services.market_intake.models import INFRA, metadata
+from shared.territory import load_communes
 from shared.service import create_service_app
 from shared.settings import ServiceSettings, load_settings
 

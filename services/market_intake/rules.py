@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -280,7 +281,7 @@ def siret_error(siret: str) -> str | None:
     return None if luhn_ok(siret) else "clé de contrôle du SIRET invalide"
 
 
-def commune_error(insee: str, known: dict[str, str]) -> str | None:
+def commune_error(insee: str, known: Mapping[str, object]) -> str | None:
     """French message when `insee` is not a commune of the configured list."""
     if insee in known:
         return None

@@ -10,9 +10,10 @@ from pydantic import Field
 from services.matching.api import router
 from services.matching.domain.eligibility import EligibilityPolicy
 from services.matching.domain.ranking import Weights
-from services.matching.domain.territory import Territory, parse_communes
+from services.matching.domain.territory import Territory
 from services.matching.handlers import HANDLERS
 from services.matching.models import INFRA, metadata
+from shared.territory import load_communes
 from shared.service import create_service_app
 from shared.settings import ServiceSettings, load_settings
 
@@ -67,11 +68,7 @@ class Settings(ServiceSettings):
 
 
 def load_territory(path: Path) -> Territory:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RuntimeError(f"fichier des communes illisible ({path}) : réglez MATCHING_COMMUNES_CSV") from exc
-    return parse_communes(text)
+    return Territory(load_communes(path))
 
 
 def create_app(**overrides: object) -> FastAPI:

@@ -13,6 +13,7 @@ from services.reporting.api import router
 from services.reporting.handlers import HANDLERS
 from services.reporting.models import INFRA, metadata
 from services.reporting.service import Policy
+from shared.territory import load_communes
 from shared.service import create_service_app
 from shared.settings import ServiceSettings, load_settings
 
@@ -37,7 +38,7 @@ def policy_of(settings: Settings) -> Policy:
         annual_fte_hours=settings.annual_fte_hours,
         small_cell_threshold=settings.small_cell_threshold,
         targets=dict(settings.targets),
-        communes=rules.load_communes(settings.communes_csv),
+        communes=load_communes(settings.communes_csv),
     )
 
 

@@ -7,16 +7,15 @@ commune → EPCI mapping and French labels. The SQL in `service.py` aggregates; 
 from __future__ import annotations
 
 import calendar
-import csv
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 from typing import Any
 
 from contracts.codes import AgeBand, ContractType, ExitCategory, Gender, Modality, StructureKind
 from shared.errors import DomainError
+from shared.territory import Commune
 
 TWO_PLACES = Decimal("0.01")
 UNKNOWN = "unknown"
@@ -163,30 +162,6 @@ def suppress(value: int, threshold: int) -> int | str:
 
 
 # ---- territory ----------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Commune:
-    insee: str
-    name: str
-    epci_siren: str
-    epci_name: str
-    pays_de_rennes: bool
-
-
-def read_communes(text: str) -> dict[str, Commune]:
-    reader = csv.DictReader(text.splitlines())
-    return {
-        r["insee_code"]: Commune(r["insee_code"], r["name"], r["epci_siren"], r["epci_name"], r["pays_de_rennes"] == "1")
-        for r in reader
-    }
-
-
-def load_communes(path: Path) -> dict[str, Commune]:
-    try:
-        return read_communes(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-
-
 def epci_of(commune_insee: str | None, communes: Mapping[str, Commune]) -> tuple[str, str]:
     """(key, label) of the EPCI of a commune; outside the referential: 'hors_referentiel'."""
     if commune_insee is None:

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 from services.reporting import rules
+from shared.territory import Commune
 from services.reporting.models import (
     FollowUpView,
     HourFact,
@@ -73,7 +74,7 @@ class Policy:
     annual_fte_hours: Decimal = Decimal("1607")
     small_cell_threshold: int = 5
     targets: dict[str, Decimal] = field(default_factory=dict)  # e.g. {"qpv_share": 25, "women_share": 20} in %
-    communes: dict[str, rules.Commune] = field(default_factory=dict)
+    communes: dict[str, Commune] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ def test_missing_file_stops_with_a_french_message(tmp_path):
     "text, message",
     [
         ("insee_code,name\n35238,Rennes\n", "colonne\\(s\\) manquante\\(s\\) epci_siren, epci_name, pays_de_rennes"),
-        ("insee_code,name,epci_siren,epci_name,pays_de_rennes\n,Rennes,1,RM,1\n", "ligne 2 : code INSEE vide"),
+        ("insee_code,name,epci_siren,epci_name,pays_de_rennes\n,Rennes,1,RM,1\n", "ligne 2 : code INSEE invalide"),
+        ("insee_code,name,epci_siren,epci_name,pays_de_rennes\n35238,Rennes,,RM,1\n", "ligne 2 : SIREN d'EPCI manquant"),
         ("insee_code,name,epci_siren,epci_name,pays_de_rennes\n", "aucune commune"),
     ],
 )

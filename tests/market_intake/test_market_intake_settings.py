@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.market_intake.app import REPO, Settings
-from services.market_intake.communes import load_communes
+from shared.territory import load_communes
 from shared.settings import load_settings
 
 
@@ -41,7 +41,7 @@ def test_communes_come_from_the_handout_csv_beside_the_repo():
     settings = load_settings(Settings, "market_intake")
     assert settings.communes_csv == REPO.parent / "shared" / "data" / "communes_ille_et_vilaine.csv"
     communes = load_communes(settings.communes_csv)
-    assert communes["35238"] == "Rennes" and len(communes) == 332
+    assert communes["35238"].name == "Rennes" and len(communes) == 332
 
 
 def test_an_unreadable_commune_list_is_reported_in_french(tmp_path):

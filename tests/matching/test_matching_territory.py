@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.matching.app import Settings, load_territory
-from services.matching.domain.territory import parse_communes
+from shared.territory import read_communes
 
 
 @pytest.fixture(scope="module")
@@ -30,12 +30,12 @@ def test_served_communes_from_communes_epci_or_department(territory) -> None:
 
 def test_malformed_file_names_the_row() -> None:
     text = "insee_code,name,postal_codes,population,epci_siren,epci_name,pays_de_rennes\n35001,Acigné,,1,,x,1\n"
-    with pytest.raises(ValueError, match="ligne 2"):
-        parse_communes(text)
-    with pytest.raises(ValueError, match="colonne"):
-        parse_communes("insee,name\n")
+    with pytest.raises(RuntimeError, match="ligne 2"):
+        read_communes(text)
+    with pytest.raises(RuntimeError, match="colonne"):
+        read_communes("insee,name\n")
 
 
-def test_unreadable_file_says_which_setting(tmp_path) -> None:
-    with pytest.raises(RuntimeError, match="MATCHING_COMMUNES_CSV"):
+def test_unreadable_file_is_reported_in_french(tmp_path) -> None:
+    with pytest.raises(RuntimeError, match="liste des communes illisible"):
         load_territory(tmp_path / "absent.csv")

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from services.reporting import rules
 from shared.errors import DomainError
+from shared.territory import read_communes
 
 
 @pytest.mark.parametrize(("quarter", "start", "end"), [
@@ -123,7 +124,7 @@ def test_rollup_keeps_the_grand_total(pairs):
 
 
 def test_epci_of_a_commune_from_the_referential():
-    communes = rules.read_communes(
+    communes = read_communes(
         "insee_code,name,postal_codes,population,epci_siren,epci_name,pays_de_rennes\n"
         "35238,Rennes,35000,220000,243500139,Rennes Métropole,1\n"
     )
