@@ -1,134 +1,81 @@
-"""A small PDF writer for the report (pure: report sections in, PDF bytes out).
+"""The report as a PDF (reportlab): A4 pages, a title, then every section as a headed table.
 
-reportlab is not among the installed dependencies (and pyproject.toml is not ours to change), so this writes
-PDF 1.4 directly: A4 pages, the standard Helvetica fonts in WinAnsiEncoding (French accents, « », œ, €), headings
-and tables as text. Content streams are left uncompressed, so the text can be checked by tests.
+Long labels wrap inside their column, figures are right-aligned, a table running over a page repeats its header.
+Pure: report sections in, PDF bytes out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from io import BytesIO
 from typing import Any
+from xml.sax.saxutils import escape
 
-WIDTH, HEIGHT = 595.28, 841.89  # A4 in points
-MARGIN = 50
-LINE = 14
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+BLUE = colors.HexColor("#1f5fa8")
+MARGIN = 18 * mm
+_STYLES = getSampleStyleSheet()
+TITLE = ParagraphStyle("titre", parent=_STYLES["Title"], fontSize=16, alignment=0, spaceAfter=4)
+SUBTITLE = ParagraphStyle("sous-titre", parent=_STYLES["Normal"], fontSize=9, textColor=colors.HexColor("#555555"))
+HEADING = ParagraphStyle("section", parent=_STYLES["Heading2"], fontSize=12, textColor=colors.black, spaceBefore=10,
+                         spaceAfter=4)
+CELL = ParagraphStyle("cellule", parent=_STYLES["Normal"], fontSize=8, leading=10)
+HEAD = ParagraphStyle("entete", parent=CELL, fontName="Helvetica-Bold")
+NUMBER = ParagraphStyle("nombre", parent=CELL, alignment=2)
+HEAD_NUMBER = ParagraphStyle("entete-nombre", parent=HEAD, alignment=2)
 
-def _pdf_text(text: str) -> bytes:
-    """A PDF string literal in WinAnsiEncoding (cp1252), with its special characters escaped."""
-    text = text.replace("\u202f", " ").replace("\u00a0", " ")
-    raw = text.encode("cp1252", errors="replace")
-    return b"(" + raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") + b")"
-
-
-class _Page:
-    def __init__(self) -> None:
-        self.ops: list[bytes] = []
-        self.y = HEIGHT - MARGIN
-
-    def text(self, x: float, size: float, value: str, *, bold: bool = False, right: float | None = None) -> None:
-        font = b"/F2" if bold else b"/F1"
-        if right is not None:  # right-aligned: estimate the width (Helvetica digits are 0.556 em)
-            x = right - 0.556 * size * len(value)
-        self.ops.append(b"BT " + font + b" %.1f Tf %.2f %.2f Td " % (size, x, self.y) + _pdf_text(value) + b" Tj ET")
-
-    def rule(self) -> None:
-        self.ops.append(b"0.12 0.37 0.66 RG 1 w %.2f %.2f m %.2f %.2f l S" % (MARGIN, self.y - 3, WIDTH - MARGIN,
-                                                                              self.y - 3))
+Section = tuple[str, list[str], list[list[Any]]]
 
 
-class _Document:
-    def __init__(self) -> None:
-        self.pages: list[_Page] = [_Page()]
-
-    @property
-    def page(self) -> _Page:
-        return self.pages[-1]
-
-    def need(self, height: float) -> None:
-        if self.page.y - height < MARGIN:
-            self.pages.append(_Page())
-
-    def down(self, amount: float = LINE) -> None:
-        self.page.y -= amount
-
-
-def _cell(value: Any, fmt: Any) -> str:
-    return fmt(value) if not isinstance(value, str) else value
-
-
-def render(title: str, subtitle: str, tables: Iterable[tuple[str, list[str], list[list[Any]]]], fmt: Any) -> bytes:
-    """Title, subtitle, then every (heading, headers, rows) table; long tables continue on the next page."""
-    doc = _Document()
-    doc.page.text(MARGIN, 16, title, bold=True)
-    doc.down(20)
-    doc.page.text(MARGIN, 10, subtitle)
-    doc.down(26)
+def render(title: str, subtitle: str, tables: Iterable[Section], fmt: Callable[[Any], str]) -> bytes:
+    out = BytesIO()
+    doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
+                            bottomMargin=MARGIN, title=title, lang="fr")
+    story: list[Any] = [Paragraph(escape(title), TITLE), Paragraph(escape(subtitle), SUBTITLE), Spacer(1, 6 * mm)]
     for heading, headers, rows in tables:
-        doc.need(3 * LINE + 10)
-        doc.page.text(MARGIN, 12, heading, bold=True)
-        doc.page.rule()
-        doc.down(LINE + 4)
-        columns = _columns(len(headers))
-        _row(doc, headers, columns, bold=True)
-        for row in rows or [["Aucune donnée sur la période."] + [""] * (len(headers) - 1)]:
-            doc.need(LINE)
-            _row(doc, [_cell(v, fmt) for v in row], columns)
-        doc.down(10)
-    return _serialize(doc)
+        block = [Paragraph(escape(heading), HEADING), _table(headers, rows, fmt, doc.width)]
+        # A short section stays on one page; a long table flows over pages, its header repeated.
+        story.extend([KeepTogether(block)] if len(rows) < 15 else block)
+    doc.build(story, onLaterPages=_page_number, onFirstPage=_page_number)
+    return out.getvalue()
 
 
-def _columns(n: int) -> list[tuple[float, bool]]:
-    """(x, right-aligned) per column: the first column is wide and left-aligned, the others are figures."""
-    usable = WIDTH - 2 * MARGIN
-    if n == 1:
-        return [(MARGIN, False)]
-    first = usable * (0.45 if n <= 4 else 0.3)
-    step = (usable - first) / (n - 1)
-    return [(MARGIN, False)] + [(MARGIN + first + step * (i + 1), True) for i in range(n - 1)]
+def _table(headers: list[str], rows: list[list[Any]], fmt: Callable[[Any], str], width: float) -> Table:
+    if headers[:2] == ["Clé", "Libellé"]:  # identifiers are for machines (CSV, XLSX); people read the label
+        headers, rows = headers[1:], [row[1:] for row in rows]
+    # A column of figures is right-aligned and narrow; the first column is always text.
+    figures = [i > 0 and bool(rows) and all(not isinstance(row[i], str) for row in rows) for i in range(len(headers))]
+    if not rows:
+        rows = [["Aucune donnée sur la période."] + [""] * (len(headers) - 1)]
+    data = [[Paragraph(escape(h), HEAD_NUMBER if figures[i] else HEAD) for i, h in enumerate(headers)]]
+    for row in rows:
+        data.append([Paragraph(escape(v if isinstance(v, str) else fmt(v)), NUMBER if figures[i] else CELL)
+                     for i, v in enumerate(row)])
+    table = Table(data, colWidths=_widths(figures, width), repeatRows=1)
+    table.setStyle(TableStyle([
+        ("LINEBELOW", (0, 0), (-1, 0), 0.8, BLUE),
+        ("LINEBELOW", (0, 1), (-1, -1), 0.25, colors.HexColor("#dddddd")),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("TOPPADDING", (0, 0), (-1, -1), 2),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+    ]))
+    return table
 
 
-def _row(doc: _Document, cells: list[str], columns: list[tuple[float, bool]], *, bold: bool = False) -> None:
-    for (x, right), value in zip(columns, cells, strict=False):
-        text = str(value)[:60 if not right else 22]
-        if right:
-            doc.page.text(0, 9, text, bold=bold, right=x)
-        else:
-            doc.page.text(x, 9, text, bold=bold)
-    doc.down(LINE)
+def _widths(figures: list[bool], width: float) -> list[float]:
+    """Figure columns get a fixed width; text columns share what is left."""
+    figure = min(30 * mm, width * 0.6 / max(1, sum(figures)))
+    text_width = (width - figure * sum(figures)) / max(1, figures.count(False))
+    return [figure if is_figure else text_width for is_figure in figures]
 
 
-def _serialize(doc: _Document) -> bytes:
-    objects: list[bytes] = []
-
-    def add(body: bytes) -> int:
-        objects.append(body)
-        return len(objects)
-
-    catalog = add(b"")  # filled below
-    pages_id = add(b"")
-    font1 = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
-    font2 = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>")
-    kids = []
-    for page in doc.pages:
-        stream = b"\n".join(page.ops)
-        content = add(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
-        kids.append(add(
-            b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 %.2f %.2f] /Contents %d 0 R "
-            b"/Resources << /Font << /F1 %d 0 R /F2 %d 0 R >> >> >>" % (pages_id, WIDTH, HEIGHT, content, font1, font2)
-        ))
-    objects[catalog - 1] = b"<< /Type /Catalog /Pages %d 0 R >>" % pages_id
-    objects[pages_id - 1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
-        b" ".join(b"%d 0 R" % k for k in kids), len(kids))
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, catalog, xref)
-    return bytes(out)
+def _page_number(canvas: Any, doc: Any) -> None:
+    canvas.saveState()
+    canvas.setFont("Helvetica", 7)
+    canvas.drawRightString(A4[0] - MARGIN, 10 * mm, f"page {doc.page}")
+    canvas.restoreState()

@@ -141,3 +141,11 @@ def test_rows_are_labelled_in_french_biggest_first_or_by_month():
     months = rules.rows_of("month", {"2026-02": Decimal(9), "2026-01": Decimal(1)}, "hours", order="key")
     assert [r["key"] for r in months] == ["2026-01", "2026-02"]
     assert rules.rows_of("gender", {"unknown": 1}, "people")[0]["label"] == "Non renseigné"
+
+
+def test_every_clause_kind_has_a_french_label():
+    from contracts.codes import ClauseKind
+
+    for kind in ClauseKind:
+        assert rules.label("clause_kind", kind.value) != kind.value, kind
+    assert rules.label("clause_kind", "execution_condition") == "Condition d'exécution (L2112-2)"
