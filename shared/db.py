@@ -41,8 +41,19 @@ class Database:
             event.listen(session_class, "after_commit", after_commit)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, sync_session_class=session_class)
 
+        # Reads never need SQLite's write lock (WAL readers see the last commit): a second engine with plain,
+        # deferred transactions, so report queries do not queue behind the consumers' writes.
+        self.reader = create_async_engine(self.url, **kwargs) if self.is_sqlite else self.engine
+        if self.is_sqlite:
+            _configure_sqlite(self.reader, begin="BEGIN")
+        self.read_sessions = async_sessionmaker(self.reader, expire_on_commit=False)
+
     def session(self) -> AsyncSession:
         return self.sessions()
+
+    def read_session(self) -> AsyncSession:
+        """A session for queries only (on SQLite it must not write: its transactions take no write lock)."""
+        return self.read_sessions()
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -64,6 +75,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.reader is not self.engine:
+            await self.reader.dispose()
 
 
 def alembic_config(script_location: Path, connection: Connection | None, metadata: MetaData) -> Config:
@@ -98,7 +111,7 @@ def _skip_infra_tables(obj: Any, name: str | None, type_: str, *_: Any) -> bool:
     return not (type_ == "table" and name in INFRA_TABLE_NAMES)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, begin: str = "BEGIN IMMEDIATE") -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves below
@@ -111,4 +124,4 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql(begin)

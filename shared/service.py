@@ -125,5 +125,11 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.ctx.db.read_session() as session:
+        yield session
+
+
 Ctx = Annotated[ServiceContext, Depends(get_ctx)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]  # GET routes that only query

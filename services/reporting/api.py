@@ -17,7 +17,7 @@ from services.reporting.schemas import LotReport, MarketReport
 from services.reporting.service import Policy, Scope, build_report
 from shared.auth import AnyRole, Facilitator, Principal, Role
 from shared.errors import DomainError, NotFound
-from shared.service import Ctx, SessionDep
+from shared.service import Ctx, ReadSessionDep
 
 router = APIRouter(tags=["bilans"])
 
@@ -36,7 +36,7 @@ def _scope(user: Principal, buyer_id: uuid.UUID | None, as_of: str | None) -> Sc
     return Scope(buyer_id=buyer_id, as_of=rules.parse_as_of(as_of))
 
 
-async def _answer(ctx: Ctx, session: SessionDep, user: Principal, period: rules.Period, scope: Scope,
+async def _answer(ctx: Ctx, session: ReadSessionDep, user: Principal, period: rules.Period, scope: Scope,
                   fmt: str) -> Response:
     policy: Policy = ctx.extras["policy"]
     report = await build_report(session, period, scope, policy, protect_people=user.role == Role.FUNDER)
@@ -58,7 +58,7 @@ async def _answer(ctx: Ctx, session: SessionDep, user: Principal, period: rules.
 
 @router.get("/reports/quarterly")
 async def quarterly_report(
-    ctx: Ctx, session: SessionDep, user: AnyRole, year: Year = None,
+    ctx: Ctx, session: ReadSessionDep, user: AnyRole, year: Year = None,
     quarter: Annotated[int | None, Query(description="trimestre 1 à 4")] = None,
     buyer_id: BuyerId = None, format: Format = "json", as_of: AsOf = None,  # noqa: A002 - the public parameter name
 ) -> Response:
@@ -68,7 +68,7 @@ async def quarterly_report(
 
 @router.get("/reports/annual")
 async def annual_report(
-    ctx: Ctx, session: SessionDep, user: AnyRole, year: Year = None, buyer_id: BuyerId = None,
+    ctx: Ctx, session: ReadSessionDep, user: AnyRole, year: Year = None, buyer_id: BuyerId = None,
     format: Format = "json", as_of: AsOf = None,  # noqa: A002
 ) -> Response:
     period = rules.year_period(year)
@@ -87,7 +87,7 @@ async def rebuild_projection(ctx: Ctx, _: Facilitator) -> dict[str, Any]:
 
 
 @router.get("/reports/markets/{market_id}", response_model=MarketReport)
-async def market_report(market_id: uuid.UUID, session: SessionDep, user: AnyRole) -> MarketReport:
+async def market_report(market_id: uuid.UUID, session: ReadSessionDep, user: AnyRole) -> MarketReport:
     market = await session.get(MarketView, market_id)
     if market is None or not user.can_see_buyer(market.buyer_id):
         raise NotFound("marché introuvable (ou pas encore reçu par le service des bilans)")
