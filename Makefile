@@ -32,7 +32,7 @@ asyncapi: $(STAMP)
 	$(PY) -m contracts.asyncapi --write
 
 bench: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider benchmarks $(PYTEST_ARGS)
+	$(PY) -m pytest -q -s -p no:cacheprovider benchmarks $(PYTEST_ARGS)
 
 clean:
 	rm -rf var .pytest_cache
