@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import Envelope, EventSpec, spec_for
 from contracts.events.markets import LotState, MarketSubmitted
+from contracts.events.matching import PlacementEnded, PlacementStarted
 from shared.messaging import Handler
 
 
@@ -53,3 +54,46 @@ def lot_state_handlers(table: Table) -> dict[EventSpec, Handler]:
         spec_for("market.submitted"): on_market_submitted,
         **{spec_for(t, producer="market_intake"): on_lot_event for t in LOT_EVENT_TYPES},
     }
+
+
+async def upsert_columns(session: AsyncSession, table: Table, values: dict[str, Any], owned: set[str]) -> None:
+    """Insert `values`; on an existing key overwrite only the `owned` columns (the facts this event carries), so
+    several events filling in one row may arrive in any order."""
+    keys = [c.name for c in table.primary_key.columns]
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(table).values(values)
+    await session.execute(stmt.on_conflict_do_update(index_elements=keys, set_={k: stmt.excluded[k] for k in owned}))
+
+
+def placement_handlers(table: Table) -> dict[EventSpec, Handler]:
+    """Handlers keeping `table` (primary key `placement_id`; columns lot_id, beneficiary_id, employer_siret,
+    structure_id, structure_kind, modality, contract_type, start_date, planned_end_date, ended_on, exit_category)
+    filled from matching's `placement.started` and `placement.ended`, whichever arrives first."""
+
+    async def on_started(session: AsyncSession, event: PlacementStarted, _: Envelope) -> None:
+        values = {
+            "placement_id": event.placement_id,
+            "lot_id": event.lot_id,
+            "beneficiary_id": event.beneficiary_id,
+            "employer_siret": event.employer_siret,
+            "structure_id": event.structure_id,
+            "structure_kind": event.structure_kind.value if event.structure_kind else None,
+            "modality": event.modality.value,
+            "contract_type": event.contract_type.value,
+            "start_date": event.start_date,
+            "planned_end_date": event.end_date,
+        }
+        await upsert_columns(session, table, values, set(values) - {"placement_id"})
+
+    async def on_ended(session: AsyncSession, event: PlacementEnded, _: Envelope) -> None:
+        values = {
+            "placement_id": event.placement_id,
+            "lot_id": event.lot_id,
+            "beneficiary_id": event.beneficiary_id,
+            "ended_on": event.end_date,
+            "exit_category": event.exit_category.value,
+        }
+        await upsert_columns(session, table, values, {"ended_on", "exit_category"})
+
+    return {spec_for("placement.started"): on_started, spec_for("placement.ended"): on_ended}

@@ -28,8 +28,6 @@ from contracts.events.matching import (
     BeneficiaryEnrolled,
     BeneficiaryErased,
     BeneficiaryFollowedUp,
-    PlacementEnded,
-    PlacementStarted,
     StructureRegistered,
 )
 from services.reporting.models import (
@@ -48,7 +46,7 @@ from services.reporting.models import (
     Supersession,
 )
 from shared.messaging import Handler
-from shared.projection import lot_state_handlers, upsert_newer
+from shared.projection import lot_state_handlers, placement_handlers, upsert_columns, upsert_newer
 
 _LOTS = lot_state_handlers(LotView.__table__)
 MARKET_SUBMITTED = spec_for("market.submitted")
@@ -62,14 +60,6 @@ def _insert(session: AsyncSession) -> Any:
 
 def _table(model: Any) -> Table:
     return model.__table__
-
-
-async def _upsert_columns(session: AsyncSession, table: Table, values: dict[str, Any], owned: set[str]) -> None:
-    """Insert `values`; on an existing key overwrite only the `owned` columns (the ones this event carries)."""
-    keys = [c.name for c in table.primary_key.columns]
-    stmt = _insert(session)(table).values(values)
-    stmt = stmt.on_conflict_do_update(index_elements=keys, set_={k: stmt.excluded[k] for k in owned})
-    await session.execute(stmt)
 
 
 # ---- MARKETS ------------------------------------------------------------------------------------------------------
@@ -213,7 +203,7 @@ async def on_lot_progress(session: AsyncSession, event: LotProgress, envelope: E
 # ---- MATCHING -----------------------------------------------------------------------------------------------------
 async def on_structure_registered(session: AsyncSession, event: StructureRegistered, _: Envelope) -> None:
     values = {"structure_id": event.structure_id, "siret": event.siret, "name": event.name, "kind": event.kind.value}
-    await _upsert_columns(session, _table(StructureView), values, {"siret", "name", "kind"})
+    await upsert_columns(session, _table(StructureView), values, {"siret", "name", "kind"})
 
 
 PROFILE = {"gender", "birth_year", "commune_insee", "qpv", "education_level", "enrolled_on"}
@@ -223,7 +213,7 @@ async def on_beneficiary_enrolled(session: AsyncSession, event: BeneficiaryEnrol
     values: dict[str, Any] = {k: getattr(event, k) for k in PROFILE}
     values["gender"] = event.gender.value
     values.update(beneficiary_id=event.beneficiary_id, erased=False)
-    await _upsert_columns(session, _table(PersonView), values, PROFILE)
+    await upsert_columns(session, _table(PersonView), values, PROFILE)
     categories = _table(PersonCategory)
     await session.execute(categories.delete().where(categories.c.beneficiary_id == event.beneficiary_id))
     codes = sorted({c.value for c in event.categories})
@@ -236,38 +226,7 @@ async def on_beneficiary_enrolled(session: AsyncSession, event: BeneficiaryEnrol
 async def on_beneficiary_erased(session: AsyncSession, event: BeneficiaryErased, _: Envelope) -> None:
     """Identity is gone upstream; the pseudonymous profile and its facts stay (aggregates survive erasure)."""
     values = {"beneficiary_id": event.beneficiary_id, "erased": True, "erased_on": event.erased_on}
-    await _upsert_columns(session, _table(PersonView), values, {"erased", "erased_on"})
-
-
-START = {"lot_id", "beneficiary_id", "employer_siret", "structure_id", "structure_kind", "modality", "contract_type",
-         "start_date", "planned_end_date"}
-
-
-async def on_placement_started(session: AsyncSession, event: PlacementStarted, _: Envelope) -> None:
-    values = {
-        "placement_id": event.placement_id,
-        "lot_id": event.lot_id,
-        "beneficiary_id": event.beneficiary_id,
-        "employer_siret": event.employer_siret,
-        "structure_id": event.structure_id,
-        "structure_kind": event.structure_kind.value if event.structure_kind else None,
-        "modality": event.modality.value,
-        "contract_type": event.contract_type.value,
-        "start_date": event.start_date,
-        "planned_end_date": event.end_date,
-    }
-    await _upsert_columns(session, _table(PlacementView), values, START)
-
-
-async def on_placement_ended(session: AsyncSession, event: PlacementEnded, _: Envelope) -> None:
-    values = {
-        "placement_id": event.placement_id,
-        "lot_id": event.lot_id,
-        "beneficiary_id": event.beneficiary_id,
-        "ended_on": event.end_date,
-        "exit_category": event.exit_category.value,
-    }
-    await _upsert_columns(session, _table(PlacementView), values, {"ended_on", "exit_category"})
+    await upsert_columns(session, _table(PersonView), values, {"erased", "erased_on"})
 
 
 async def on_beneficiary_followed_up(session: AsyncSession, event: BeneficiaryFollowedUp, _: Envelope) -> None:
@@ -292,7 +251,6 @@ HANDLERS: dict[EventSpec, Handler] = {
     spec_for("structure.registered"): on_structure_registered,
     spec_for("beneficiary.enrolled"): on_beneficiary_enrolled,
     spec_for("beneficiary.erased"): on_beneficiary_erased,
-    spec_for("placement.started"): on_placement_started,
-    spec_for("placement.ended"): on_placement_ended,
+    **placement_handlers(_table(PlacementView)),
     spec_for("beneficiary.followed_up"): on_beneficiary_followed_up,
 }
