@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from datetime import UTC, datetime
 
 import nats
 import pytest
@@ -115,7 +117,7 @@ async def test_outbox_relay_publishes_with_event_id_as_msg_id(service, database_
         finally:
             await nc.close()
         assert msg.headers["Nats-Msg-Id"] == str(envelope.event_id)
-        assert uuid.UUID(__import__("json").loads(msg.data)["event_id"]) == envelope.event_id
+        assert uuid.UUID(json.loads(msg.data)["event_id"]) == envelope.event_id
         assert "outbox_published_total 1.0" in (await client.get("/metrics")).text
 
 
@@ -175,5 +177,5 @@ async def test_dead_letter_rows_are_counted_per_database(database_url, nats_url)
         async with ctx.db.session() as session, session.begin():
             await session.execute(insert(ctx.tables.dead_letters).values(
                 consumer="reporting", subject="markets.x", payload="{}", error="test", attempts=3,
-                created_at=__import__("datetime").datetime.now(__import__("datetime").UTC)))
+                created_at=datetime.now(UTC)))
         assert await ctx.bus.pending_dead_letters() == 1
