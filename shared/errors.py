@@ -114,9 +114,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        french = {404: "Ressource introuvable.", 405: "Méthode non autorisée sur cette adresse.",
+        # 400 only comes from the framework (unreadable body or multipart form), in English: answered in French.
+        french = {400: "Requête illisible : corps JSON ou formulaire multipart mal formé.",
+                  404: "Ressource introuvable.", 405: "Méthode non autorisée sur cette adresse.",
                   413: "Requête trop volumineuse."}
-        detail = exc.detail if isinstance(exc.detail, str) and exc.status_code not in (404, 405) else None
+        detail = exc.detail if isinstance(exc.detail, str) and exc.status_code not in (400, 404, 405) else None
         if exc.status_code == 404 and isinstance(exc.detail, str) and exc.detail != "Not Found":
             detail = exc.detail
         return JSONResponse({"detail": detail or french.get(exc.status_code, "Requête refusée.")},

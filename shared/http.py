@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import func, select
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.auth import Facilitator
 from shared.logs import correlation_id
 from shared.metrics import ServiceMetrics
 
@@ -25,12 +28,28 @@ CORRELATION_HEADER = "x-correlation-id"
 class RequestContextMiddleware:
     """Times every request into `http_request_duration_seconds` (labelled by route template, not raw path),
     sets the correlation id (from `X-Correlation-ID` or a new one) for logs and emitted events, echoes it back,
-    and refuses bodies larger than `max_body_bytes` before reading them."""
+    and refuses bodies larger than `max_body_bytes` before reading them (or, for a streamed body that announces no
+    Content-Length, as soon as what was received passes the limit)."""
 
     def __init__(self, app: ASGIApp, metrics: ServiceMetrics, max_body_bytes: int) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.too_large = f"Requête trop volumineuse (limite {max_body_bytes / 1_000_000:g} Mo)."
+
+    def limited(self, receive: Receive) -> Receive:
+        """`receive` that raises 413 once the body received so far is over the limit."""
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body_bytes:
+                raise HTTPException(413, self.too_large)
+            return message
+
+        return receive_within_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,13 +72,12 @@ class RequestContextMiddleware:
         try:
             length = headers.get(b"content-length")
             if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-                limit_mb = self.max_body_bytes / 1_000_000
-                body = json.dumps({"detail": f"Requête trop volumineuse (limite {limit_mb:g} Mo)."}).encode()
+                body = json.dumps({"detail": self.too_large}).encode()
                 await send_wrapper({"type": "http.response.start", "status": 413,
                                     "headers": [(b"content-type", b"application/json")]})
                 await send({"type": "http.response.body", "body": body})
                 return
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, self.limited(receive), send_wrapper)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "non_routée"
@@ -103,5 +121,30 @@ def health_router() -> APIRouter:
         ctx: ServiceContext = request.app.state.ctx
         await ctx.refresh_gauges()
         return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def admin_router() -> APIRouter:
+    """Facilitator-only reads of the service's own infrastructure tables."""
+    router = APIRouter(tags=["administration"])
+
+    @router.get("/admin/dead-letters", summary="Messages non traités (lettres mortes) en attente")
+    async def dead_letters(request: Request, _: Facilitator,
+                           limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
+        """The unresolved dead letters, newest first (without their payload: only what identifies them)."""
+        ctx: ServiceContext = request.app.state.ctx
+        t = ctx.tables.dead_letters
+        pending = t.c.resolved_at.is_(None)
+        async with ctx.db.session() as session:
+            total = (await session.execute(select(func.count()).where(pending))).scalar_one()
+            rows = (await session.execute(
+                select(t.c.id, t.c.consumer, t.c.subject, t.c.event_id, t.c.error, t.c.attempts, t.c.created_at)
+                .where(pending).order_by(t.c.id.desc()).limit(limit)
+            )).all()
+        items = [{"id": r.id, "consumer": r.consumer, "subject": r.subject,
+                  "event_id": str(r.event_id) if r.event_id else None, "error": r.error[:500],
+                  "attempts": r.attempts, "created_at": r.created_at.isoformat()} for r in rows]
+        return {"service": ctx.settings.service_name, "pending": int(total), "items": items}
 
     return router

@@ -66,10 +66,18 @@ class Outbox:
     async def emit_many(self, session: AsyncSession, spec: EventSpec, items: Sequence[BaseModel]) -> list[Envelope]:
         """Add several events in one batched insert (bulk paths)."""
         envs = [self.envelope(spec, d) for d in items]
-        if envs:
-            await session.execute(insert(self.table), [self._row(spec, e) for e in envs])
-            session.info["outbox_dirty"] = True
+        await self.add_rows(session, [self._row(spec, e) for e in envs])
         return envs
+
+    def rows(self, spec: EventSpec, items: Sequence[BaseModel]) -> list[dict[str, Any]]:
+        """The outbox rows of several events, for `add_rows`: CPU work only, so a bulk path may run it in a thread."""
+        return [self._row(spec, self.envelope(spec, d)) for d in items]
+
+    async def add_rows(self, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+        """Add rows made by `rows()` to the caller's transaction, in one batched insert."""
+        if rows:
+            await session.execute(insert(self.table), rows)
+            session.info["outbox_dirty"] = True
 
     @staticmethod
     def _row(spec: EventSpec, env: Envelope) -> dict[str, Any]:

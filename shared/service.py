@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from contracts import EventSpec
 from shared.db import Database
 from shared.errors import install_error_handlers
-from shared.http import RequestContextMiddleware, health_router
+from shared.http import RequestContextMiddleware, admin_router, health_router
 from shared.infra import InfraTables
 from shared.logs import configure_logging
 from shared.messaging import EventBus, Handler
@@ -110,6 +110,7 @@ def create_service_app(
     app.add_middleware(RequestContextMiddleware, metrics=ctx.metrics, max_body_bytes=max_body_bytes)
     install_error_handlers(app)
     app.include_router(health_router())
+    app.include_router(admin_router())
     for router in routers:
         app.include_router(router)
     return app

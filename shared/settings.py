@@ -41,7 +41,12 @@ class ServiceSettings(BaseSettings):
     consumer_max_deliver: int = 5
     consumer_ack_wait_seconds: float = 30.0
     consumer_retry_delay_seconds: float = 1.0
-    consumer_batch_size: int = 100
+    # Messages fetched and applied per transaction. An hours.recorded event carries up to 1,000 entries (~0.5 MB):
+    # 50 of them stay well under nats-server's 64 MB pending limit per connection.
+    consumer_batch_size: int = 50
+    # Durable consumer names are `<service>_<stream>_<version>`. A new version starts consumers afresh from the start
+    # of the streams (their config is then created, not silently ignored), e.g. to rebuild into an empty database.
+    consumer_durable_version: str = "v1"
     # JetStream publisher de-duplication window; must outlast the relay's retry horizon.
     duplicate_window_seconds: float = 600.0
     graceful_timeout_seconds: float = 10.0

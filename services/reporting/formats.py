@@ -105,6 +105,15 @@ def sections(report: dict[str, Any]) -> Iterator[tuple[str, list[str], list[list
            [[r["label"], r["target"], r["actual"]] for r in report["targets"]])
 
 
+def readable(section: tuple[str, list[str], list[list[Any]]]) -> tuple[str, list[str], list[list[Any]]]:
+    """A section as people read it (HTML, PDF): the "Clé" column holds identifiers for machines (CSV, XLSX) —
+    UUIDs of buyers, markets, lots — so it is left out; the "Libellé" column names the same thing."""
+    title, headers, rows = section
+    if headers[:2] == ["Clé", "Libellé"]:
+        return title, headers[1:], [row[1:] for row in rows]
+    return section
+
+
 def _csv_cell(value: Any) -> str:
     if value is None:
         return ""
@@ -198,10 +207,11 @@ def to_html(report: dict[str, Any]) -> bytes:
                                     width=460),
     }
     page = _TEMPLATES.get_template("report.html.j2").render(
-        period=report["period"], buyer_id=report["buyer_id"], as_of=report["as_of"], totals=report["totals"],
+        period=report["period"], buyer_id=report["buyer_id"], buyer_name=report["buyer_name"], as_of=report["as_of"], totals=report["totals"],
         previous=report["previous_period"], ytd=report["year_to_date"], pipeline=report["pipeline"],
         cards=CARDS, total_labels=TOTAL_LABELS, charts={k: Markup(v) for k, v in charts.items()},  # noqa: S704 - our own SVG, every text escaped
-        tables=[s for s in all_sections if s[0] not in ("Synthèse", "Réserve (lots non attribués)")], fmt=fmt,
+        tables=[readable(s) for s in all_sections if s[0] not in ("Synthèse", "Réserve (lots non attribués)")],
+        fmt=fmt,
     )
     return page.encode("utf-8")
 
@@ -211,7 +221,8 @@ def to_pdf(report: dict[str, Any]) -> bytes:
     period = report["period"]
     subtitle = f"Du {period['start']} au {period['end']}"
     if report["buyer_id"]:
-        subtitle += f" - acheteur {report['buyer_id']}"
+        subtitle += f" - acheteur : {report['buyer_name'] or 'non encore reçu'}"
     if report["as_of"]:
         subtitle += f" - historique au {report['as_of']}"
-    return pdf.render(f"Bilan des clauses sociales d'insertion - {period['label']}", subtitle, sections(report), fmt)
+    return pdf.render(f"Bilan des clauses sociales d'insertion - {period['label']}", subtitle,
+                      (readable(s) for s in sections(report)), fmt)

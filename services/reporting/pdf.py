@@ -46,8 +46,6 @@ def render(title: str, subtitle: str, tables: Iterable[Section], fmt: Callable[[
 
 
 def _table(headers: list[str], rows: list[list[Any]], fmt: Callable[[Any], str], width: float) -> Table:
-    if headers[:2] == ["Clé", "Libellé"]:  # identifiers are for machines (CSV, XLSX); people read the label
-        headers, rows = headers[1:], [row[1:] for row in rows]
     # A column of figures is right-aligned and narrow; the first column is always text.
     figures = [i > 0 and bool(rows) and all(not isinstance(row[i], str) for row in rows) for i in range(len(headers))]
     if not rows:

@@ -161,6 +161,12 @@ def suppress(value: int, threshold: int) -> int | str:
     return f"< {threshold}" if 0 < value < threshold else value
 
 
+def share_reveals_small_cell(count: int, total: int, threshold: int) -> bool:
+    """Funders' view: a share `count / total` shown beside the total gives `count` and `total - count` away, so it is
+    hidden when either is a small cell (under the threshold, 0 excepted)."""
+    return 0 < count < threshold or 0 < total - count < threshold
+
+
 # ---- territory ----------------------------------------------------------------------------------------------------
 def epci_of(commune_insee: str | None, communes: Mapping[str, Commune]) -> tuple[str, str]:
     """(key, label) of the EPCI of a commune; outside the referential: 'hors_referentiel'."""

@@ -245,6 +245,10 @@ async def hours_by(session: AsyncSession, scope: Scope, period: rules.Period, sr
         "market": {str(m.market_id): f"{m.reference} « {m.title} »" for m in markets},
         "lot": {str(r.lot_id): f"{r.reference or ''} — lot {r.number} « {r.title} »".strip(" —") for r in lots},
     }
+    not_received = {"buyer": "Acheteur non encore reçu", "market": "Marché non encore reçu", "lot": "Lot non encore reçu"}
+    for dim, names in labels.items():  # hours may arrive before their market: never show its bare UUID
+        for key in totals_by[dim]:
+            names.setdefault(key, not_received[dim])
     return {
         dim: rules.rows_of(dim, values, "hours", labels.get(dim), order="key" if dim == "month" else "value")
         for dim, values in totals_by.items()
@@ -362,6 +366,10 @@ async def structures_by_kind(session: AsyncSession, scope: Scope, period: rules.
     return rules.count_by(rows)
 
 
+async def buyer_name(session: AsyncSession, buyer_id: uuid.UUID) -> str | None:
+    return (await session.execute(select(func.max(M.c.buyer_name)).where(M.c.buyer_id == buyer_id))).scalar()
+
+
 def _people_rows(dimension: str, counts: dict[str, int], protect: bool, threshold: int,
                  labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
     rows = rules.rows_of(dimension, counts, "people", labels)
@@ -402,6 +410,7 @@ async def build_report(session: AsyncSession, period: rules.Period, scope: Scope
     return {
         "period": period.as_dict(),
         "buyer_id": str(scope.buyer_id) if scope.buyer_id else None,
+        "buyer_name": await buyer_name(session, scope.buyer_id) if scope.buyer_id else None,
         "as_of": scope.as_of.isoformat() if scope.as_of else None,
         "totals": protect_totals(head),
         "hours_by": await hours_by(session, scope, period, src),
@@ -412,19 +421,23 @@ async def build_report(session: AsyncSession, period: rules.Period, scope: Scope
         "exits": exits,
         "lots_at_risk": await lots_at_risk(session, scope, period),
         "pipeline": await pipeline(session, scope),
-        "targets": targets(policy, people, head),
+        "targets": targets(policy, people, head, protect=protect_people),
         "previous_period": {"period": previous.as_dict(),
                             "totals": protect_totals(await totals(session, scope, previous, policy, src))},
         "year_to_date": {"period": ytd.as_dict(), "totals": protect_totals(await totals(session, scope, ytd, policy, src))},
     }
 
 
-def targets(policy: Policy, people: dict[str, dict[str, int]], head: dict[str, Any]) -> list[dict[str, Any]]:
-    """Territorial targets shown beside the figures (settings), e.g. the share of people living in a QPV."""
+def targets(policy: Policy, people: dict[str, dict[str, int]], head: dict[str, Any], *, protect: bool = False
+            ) -> list[dict[str, Any]]:
+    """Territorial targets shown beside the figures (settings), e.g. the share of people living in a QPV.
+    `protect` (funders): a share that would give a small cell away is not shown (None)."""
     total = head["people"]
+    counts = {"qpv_share": people["qpv"].get("true", 0), "women_share": people["gender"].get("F", 0)}
     actual = {
-        "qpv_share": rules.percent(Decimal(people["qpv"].get("true", 0)), Decimal(total)),
-        "women_share": rules.percent(Decimal(people["gender"].get("F", 0)), Decimal(total)),
+        key: None if protect and rules.share_reveals_small_cell(n, total, policy.small_cell_threshold)
+        else rules.percent(Decimal(n), Decimal(total))
+        for key, n in counts.items()
     }
     names = {"qpv_share": "Part des personnes résidant en QPV (%)", "women_share": "Part des femmes (%)"}
     return [

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 
-import httpx
+from chaos import chaos, leftovers, request
 from harness import declare_streams, eventually
 from procs import ServiceProcess
 
@@ -26,8 +26,8 @@ async def test_kill_9_producer_consumer_and_nats_loses_and_doubles_nothing(tmp_p
     for p in (producer, consumer):
         p.start()
     try:
-        producer.wait_ready()
-        consumer.wait_ready()
+        producer.wait_ready(120)
+        consumer.wait_ready(120)
         async with producer.client() as client:
             buyer_id = (await client.post("/buyers", json=buyer_request())).json()["id"]
 
@@ -37,37 +37,19 @@ async def test_kill_9_producer_consumer_and_nats_loses_and_doubles_nothing(tmp_p
         async def workload() -> None:
             for i in range(MARKETS):
                 reference = f"K-{i:04d}"
-                while reference not in accepted:
-                    try:
-                        async with producer.client() as client:
-                            r = await client.post("/markets", json=market_request(buyer_id, reference))
-                            if r.status_code == 201:
-                                accepted[reference] = r.json()["id"]
-                            elif r.status_code == 409:  # committed before a kill ate the answer
-                                page = (await client.get("/markets", params={"limit": 200})).json()
-                                accepted[reference] = next(m["id"] for m in page["items"] if m["reference"] == reference)
-                            else:
-                                raise AssertionError(f"{r.status_code} {r.text}")
-                    except httpx.TransportError:
-                        await asyncio.sleep(0.05)  # the producer is down: the client retries, as a user would
+                r = await request(producer, "POST", "/markets", json=market_request(buyer_id, reference))
+                if r.status_code == 201:
+                    accepted[reference] = r.json()["id"]
+                elif r.status_code == 409:  # committed before a kill ate the answer
+                    page = (await request(producer, "GET", "/markets", params={"limit": 200})).json()
+                    accepted[reference] = next(m["id"] for m in page["items"] if m["reference"] == reference)
+                else:
+                    raise AssertionError(f"{r.status_code} {r.text}")
             done.set()
 
-        kills = {"market_intake": 0, "reporting": 0, "nats": 0}
-
-        async def chaos() -> None:
-            victims = {"market_intake": producer, "reporting": consumer, "nats": nats_server}
-            while not done.is_set() or min(kills.values()) < KILLS_EACH:
-                await asyncio.sleep(rng.uniform(0.2, 0.8))
-                name = rng.choice(sorted(victims))
-                victim = victims[name]
-                kills[name] += 1
-                victim.kill()
-                await asyncio.sleep(rng.uniform(0.05, 0.4))
-                victim.start()
-                if victim is not nats_server:
-                    await asyncio.to_thread(victim.wait_ready, 60)
-
-        await asyncio.wait_for(asyncio.gather(workload(), chaos()), timeout=240)
+        victims = {"market_intake": producer, "reporting": consumer, "nats": nats_server}
+        _, kills = await asyncio.wait_for(asyncio.gather(workload(), chaos(rng, victims, done, KILLS_EACH)),
+                                          timeout=240)
         assert len(accepted) == MARKETS
         assert min(kills.values()) >= KILLS_EACH, kills
 
@@ -93,6 +75,8 @@ async def test_kill_9_producer_consumer_and_nats_loses_and_doubles_nothing(tmp_p
                 report = (await reporting.get(f"/reports/markets/{mid}")).json()
             assert len(report["lots"]) == 1
         assert "events_consumed_total" in metrics
+        for p in (producer, consumer):
+            assert leftovers(tmp_path / f"{p.name}.db") == {"outbox_unpublished": 0, "dead_letters": 0}, p.name
     finally:
         for p in (producer, consumer):
             p.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 from decimal import Decimal
 
@@ -166,6 +167,25 @@ async def test_html_is_a_clean_french_page_with_inline_svg_charts(client):
     for heading in ("Synthèse", "Heures réalisées", "Personnes par EPCI", "Contrats par type", "Lots à risque"):
         assert f"<h2>{heading}</h2>" in page
     assert "<script" not in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
+
+
+async def test_html_and_pdf_name_buyers_markets_and_lots_never_by_their_uuid(client):
+    from pypdf import PdfReader
+
+    w = client.world
+    buyer = next(iter(w.markets.values())).buyer_id
+    uuid_pattern = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+    for params in ({}, {"buyer_id": str(buyer)}):
+        page = (await client.get("/reports/annual", params={"year": YEAR, "format": "html", **params})).text
+        assert not uuid_pattern.search(page), uuid_pattern.search(page)
+        assert "<th>Clé</th>" not in page
+        shown = [m for m in w.markets.values() if f"{m.reference} « {m.title} »" in page]
+        assert shown and all(m.buyer_name in page for m in shown)
+        pdf = (await client.get("/reports/annual", params={"year": YEAR, "format": "pdf", **params})).content
+        text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+        assert not uuid_pattern.search(text.replace("\n", ""))
+    buyer_name = next(m.buyer_name for m in w.markets.values() if m.buyer_id == buyer)
+    assert f"acheteur : {buyer_name}" in page.replace("&#39;", "'")
 
 
 async def test_funders_html_hides_small_cells_too(client):

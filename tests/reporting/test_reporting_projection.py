@@ -56,6 +56,23 @@ async def test_erasure_keeps_the_pseudonymous_profile_and_its_hours(database_url
         assert before["totals"]["hours"] == float(w.hours("2026-01", "2026-12"))
 
 
+async def test_an_enrolment_re_sent_after_the_erasure_does_not_undo_it(database_url, nats_url):
+    w = generate(seed=6, year=2026, people=3, markets=1, erasure_rate=0.0)
+    enrolled = next(e for e in w.events if e.event_type == "beneficiary.enrolled")
+    someone = uuid.UUID(enrolled.data["beneficiary_id"])
+    erased = new_envelope("beneficiary.erased", 1, "matching",
+                          BeneficiaryErased(beneficiary_id=someone, erased_on=dt.date(2026, 12, 31)))
+    re_sent = new_envelope("beneficiary.enrolled", 1, "matching", w.people[someone])  # same facts, new event id
+    async with running(create_app, database_url=database_url("reporting"), nats_url=nats_url) as client:
+        await apply_directly(client.ctx, [enrolled, erased])
+        await apply_directly(client.ctx, [re_sent])  # on its own, later
+        await apply_directly(client.ctx, [erased, re_sent, enrolled], chunk=1)
+        await apply_directly(client.ctx, [re_sent, erased, enrolled])  # all in one transaction
+        async with client.ctx.db.session() as s:
+            person = await s.get(PersonView, someone)
+        assert person is not None and person.erased and person.erased_on == dt.date(2026, 12, 31)
+
+
 async def test_a_placement_end_arriving_before_its_start_is_kept(database_url, nats_url):
     w = generate(seed=8, year=2026, people=30, markets=3)
     ends = [e for e in w.events if e.event_type == "placement.ended"]
