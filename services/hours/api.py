@@ -80,5 +80,5 @@ async def lot_progress(lot_id: uuid.UUID, session: SessionDep, ctx: Ctx, user: F
     lot = await session.get(LotRef, lot_id)
     if lot is None or not user.can_see_buyer(lot.buyer_id):
         raise NotFound("lot introuvable")
-    result, by_modality = await service.compute_progress(session, ctx, lot)
-    return service.progress_out(lot, result, by_modality)
+    result = await service.compute_progress(session, ctx, lot)
+    return service.progress_out(lot, result, await service.hours_by_modality(session, lot_id))

@@ -129,7 +129,7 @@ async def import_file(
 
     import_id = previous.id if previous is not None else uuid.uuid4()
     await _start(ctx, import_id, sha256, filename, author, len(checked.accepted), previous is not None)
-    written = await _write_all(ctx, import_id, checked.accepted, Preparer(import_id, author, placements, lots))
+    written = await _write_all(ctx, import_id, checked.accepted, Preparer(ctx, import_id, author, placements, lots))
     log.info("import %s : %d lignes écrites en %.2f s", filename, written, time.perf_counter() - clock)
     async with ctx.db.session() as session, session.begin():
         # With rejected rows the file may come back once they are fixed (e.g. a placement matching had not sent
@@ -200,20 +200,26 @@ class RecordedBatch(BaseModel):
 
     entries: list[dict[str, str | None]]
 
+    def model_dump(self, **_: Any) -> dict[str, Any]:  # type: ignore[override]
+        """Already JSON: the envelope takes the entries as they are (pydantic would walk them again)."""
+        return {"entries": self.entries}
+
 
 def _event_base(placement: Placement, lot: LotRef) -> dict[str, str | None]:
     entry = hour_entry(uuid.UUID(int=0), placement, lot, "2000-01", "work", 0).model_dump(mode="json")
     return {k: v for k, v in entry.items() if k not in ("entry_id", "month", "hours", "kind")}
 
 
-Prepared = tuple[Sequence[ParsedRow], list[tuple[Any, ...]], list[RecordedBatch]]
+Prepared = tuple[Sequence[ParsedRow], Sequence[Sequence[Any]], list[dict[str, Any]]]
 
 
 class Preparer:
-    """Turns checked rows into entry records and event payloads (the event fields of each placement, once)."""
+    """Turns checked rows into the database's entry rows and the outbox rows of their events (the event fields of
+    each placement, once). CPU work only: the import runs it in a worker thread."""
 
-    def __init__(self, import_id: uuid.UUID, author: str, placements: dict[uuid.UUID, Placement],
+    def __init__(self, ctx: ServiceContext, import_id: uuid.UUID, author: str, placements: dict[uuid.UUID, Placement],
                  lots: dict[uuid.UUID, LotRef]) -> None:
+        self.dialect, self.outbox = ctx.db.engine.dialect, ctx.outbox
         self.import_id, self.author = import_id, author
         self.placements, self.lots = placements, lots
         self.bases: dict[uuid.UUID, tuple[uuid.UUID, dict[str, str | None]]] = {}
@@ -236,15 +242,15 @@ class Preparer:
             entries.append({**base, "entry_id": entry_id, "month": month, "kind": kind,
                             "hours": f"{hundredths // 100}.{hundredths % 100:02d}"})
         events = [RecordedBatch.model_construct(entries=list(part)) for part in _chunks(entries, MAX_ENTRIES_PER_EVENT)]
-        return chunk, records, events
+        return chunk, bulk.encode(self.dialect, records), self.outbox.rows(HOURS_RECORDED, events)
 
 
 async def _write_chunk(ctx: ServiceContext, import_id: uuid.UUID, prepared: Prepared, written_before: int) -> None:
-    chunk, records, events = prepared
+    chunk, rows, outbox_rows = prepared
     try:
         async with ctx.db.session() as session, session.begin():
-            await bulk.insert_entries(session, records)
-            await ctx.outbox.emit_many(session, HOURS_RECORDED, events)
+            await bulk.insert_entries(session, rows)
+            await ctx.outbox.add_rows(session, outbox_rows)
             await session.execute(update(HourImport).where(HourImport.id == import_id).values(
                 rows_written=written_before + len(chunk)))
     except IntegrityError as exc:

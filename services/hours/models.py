@@ -1,7 +1,7 @@
 """Tables of hours.
 
 Hour entries are never updated: a correction is a new row (`corrects_id` → the row it replaces, `version` + 1).
-Uniqueness (placement, month, kind, version) and unique `corrects_id` make a duplicate or a forked history
+Uniqueness (placement, month, kind, version) and unique `corrects_id` (a partial index) make a duplicate or a forked history
 impossible at the database level: the current entry of a (placement, month, kind) is the one nobody corrects.
 Hours are stored as integer hundredths (exact sums on SQLite and PostgreSQL alike).
 """
@@ -12,7 +12,7 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Column, DateTime, Index, Numeric, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, DateTime, Index, Numeric, UniqueConstraint, text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -70,7 +70,9 @@ class HourEntryRow(Base, table=True):
     __tablename__ = "hour_entries"
     __table_args__ = (
         UniqueConstraint("placement_id", "month", "kind", "version", name="uq_hour_entry_version"),
-        UniqueConstraint("corrects_id", name="uq_hour_entry_corrected_once"),
+        # Partial: only corrections are indexed, so the bulk import (never a correction) writes one B-tree less.
+        Index("uq_hour_entry_corrected_once", "corrects_id", unique=True, sqlite_where=text("corrects_id IS NOT NULL"),
+              postgresql_where=text("corrects_id IS NOT NULL")),
         CheckConstraint("hundredths >= 0", name="ck_hour_entry_non_negative"),
         CheckConstraint("version >= 1", name="ck_hour_entry_version"),
         Index("ix_hour_entries_lot_month", "lot_id", "month"),

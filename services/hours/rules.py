@@ -145,10 +145,15 @@ class PlacementView:
     modality: str | None
 
 
+MONTH_HOURS = Decimal(744)  # 31 days × 24 h: more hours in one month is a typing error (and overflows quantize)
+
+
 def hours_to_hundredths(hours: Decimal, *, allow_zero: bool = False) -> int:
     if hours < 0 or (hours == 0 and not allow_zero):
         raise RuleError("hours", "les heures doivent être supérieures à 0" if not allow_zero else
                         "les heures ne peuvent pas être négatives")
+    if hours > MONTH_HOURS:
+        raise RuleError("hours", f"heures « {hours} » : un mois compte au plus {MONTH_HOURS} h (31 jours × 24 h)")
     if hours != hours.quantize(Decimal("0.01")):
         raise RuleError("hours", f"heures « {hours} » : au plus 2 décimales")
     return int(hours * HUNDRED)
@@ -199,7 +204,10 @@ def hours_from_subcontracted_amount(amount_eur: Decimal, policy: Policy) -> Deci
     """Subcontracting counted by amount: labour amount ÷ hourly cost (local policy), rounded to the hundredth."""
     if amount_eur <= 0:
         raise RuleError("amount_eur", "le montant sous-traité doit être supérieur à 0")
-    return (amount_eur / policy.subcontracting_hourly_cost_eur).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    hours = amount_eur / policy.subcontracting_hourly_cost_eur
+    if hours > MONTH_HOURS:
+        raise RuleError("amount_eur", f"montant « {amount_eur} » : plus de {MONTH_HOURS} h de main-d'œuvre dans un mois")
+    return hours.quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
 def counts_by_amount(modality: str | None) -> bool:
@@ -219,10 +227,11 @@ class Progress:
 
 
 def progress(owed: Decimal, start: dt.date, end: dt.date, monthly_hundredths: dict[str, int], today: dt.date,
-             margin: Decimal) -> Progress:
+             margin: Decimal, awarded: bool = True) -> Progress:
     """Realised = sum of the months; the forecast extends the average monthly pace since the lot's start to its end.
 
-    At risk: the forecast falls short of the obligation by more than `margin` (a share of it), target not reached.
+    At risk: the lot is awarded (before that, no company owes anything yet), the target is not reached, and the
+    forecast falls short of the obligation by more than `margin` (a share of it).
     """
     monthly = {m: from_hundredths(h) for m, h in sorted(monthly_hundredths.items())}
     realised = sum(monthly.values(), Decimal(0))
@@ -233,5 +242,5 @@ def progress(owed: Decimal, start: dt.date, end: dt.date, monthly_hundredths: di
     forecast = max(forecast, realised).quantize(Decimal("0.01"), ROUND_HALF_UP)
     percent = Decimal(0) if owed <= 0 else (realised * 100 / owed).quantize(Decimal("0.1"), ROUND_HALF_UP)
     reached = owed > 0 and realised >= owed
-    at_risk = owed > 0 and not reached and elapsed > 0 and forecast < owed * (1 - margin)
+    at_risk = awarded and owed > 0 and not reached and elapsed > 0 and forecast < owed * (1 - margin)
     return Progress(owed, realised, percent, forecast, at_risk, reached, monthly)

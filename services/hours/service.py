@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import uuid
-from collections.abc import Iterable
+import weakref
+from collections.abc import AsyncIterator, Iterable
 from decimal import Decimal
 
 from sqlalchemy import exists, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from contracts import spec_for
-from contracts.codes import HourKind, Modality, StructureKind
+from contracts.codes import HourKind, LotStatus, Modality, StructureKind
 from contracts.events.hours import HourEntry, HoursCorrected, HoursRecorded, LotProgress
 from services.hours import rules
 from services.hours.models import HourEntryRow, LotProgressState, LotRef, Placement
 from services.hours.schemas import CorrectionIn, EntryOut, HoursIn, MonthPoint, ProgressOut
+from shared.db import Database
 from shared.errors import Conflict, DomainError, NotFound
 from shared.service import ServiceContext
 
@@ -111,7 +116,29 @@ async def _placement_and_lot(session: AsyncSession, placement_id: uuid.UUID) -> 
     return placement, lot
 
 
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Database, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+@contextlib.asynccontextmanager
+async def _writing(session: AsyncSession, ctx: ServiceContext) -> AsyncIterator[None]:
+    """One use case's write transaction; ends committed by the use case, or rolled back here on any error.
+    SQLite has one writer at a time: concurrent entries queue on an asyncio lock, first come first served, instead
+    of polling the database lock (SQLite's busy handler sleeps up to 100 ms between tries: p99 of seconds under load)."""
+    lock = _SQLITE_WRITERS.setdefault(ctx.db, asyncio.Lock()) if ctx.db.is_sqlite else contextlib.nullcontext()
+    async with lock:
+        try:
+            yield
+        except BaseException:
+            await session.rollback()
+            raise
+
+
 async def record(session: AsyncSession, ctx: ServiceContext, body: HoursIn, author: str) -> EntryOut:
+    async with _writing(session, ctx):
+        return await _record(session, ctx, body, author)
+
+
+async def _record(session: AsyncSession, ctx: ServiceContext, body: HoursIn, author: str) -> EntryOut:
     pol = policy(ctx)
     placement, lot = await _placement_and_lot(session, body.placement_id)
     try:
@@ -136,6 +163,7 @@ async def record(session: AsyncSession, ctx: ServiceContext, body: HoursIn, auth
     row = HourEntryRow(placement_id=placement.placement_id, lot_id=lot.lot_id, month=body.month, kind=body.kind,
                        hundredths=hundredths, author=author, source="manual")
     session.add(row)
+    await _flush(session, "des heures viennent d'être saisies pour ce placement, ce mois et ce type")
     await ctx.outbox.emit(session, HOURS_RECORDED, HoursRecorded.model_construct(
         entries=[hour_entry(row.id, placement, lot, row.month, row.kind, hundredths)]))
     await refresh_progress(session, ctx, [lot.lot_id])
@@ -145,6 +173,12 @@ async def record(session: AsyncSession, ctx: ServiceContext, body: HoursIn, auth
 
 async def correct(session: AsyncSession, ctx: ServiceContext, entry_id: uuid.UUID, body: CorrectionIn,
                   author: str) -> EntryOut:
+    async with _writing(session, ctx):
+        return await _correct(session, ctx, entry_id, body, author)
+
+
+async def _correct(session: AsyncSession, ctx: ServiceContext, entry_id: uuid.UUID, body: CorrectionIn,
+                   author: str) -> EntryOut:
     original = await session.get(HourEntryRow, entry_id)
     if original is None:
         raise NotFound("entrée d'heures introuvable")
@@ -163,6 +197,7 @@ async def correct(session: AsyncSession, ctx: ServiceContext, entry_id: uuid.UUI
                        kind=original.kind, hundredths=hundredths, version=original.version + 1,
                        corrects_id=original.id, reason=body.reason, author=author, source="manual")
     session.add(row)
+    await _flush(session, "cette entrée vient d'être corrigée par quelqu'un d'autre : corrigez la dernière version")
     await ctx.outbox.emit(session, HOURS_CORRECTED, HoursCorrected.model_construct(
         entry=hour_entry(row.id, placement, lot, row.month, row.kind, hundredths),
         corrects_entry_id=original.id, reason=body.reason))
@@ -175,7 +210,14 @@ async def _commit(session: AsyncSession, conflict: str) -> None:
     try:
         await session.commit()
     except IntegrityError as exc:  # a concurrent writer won the unique constraint
-        await session.rollback()
+        raise Conflict(conflict) from exc
+
+
+async def _flush(session: AsyncSession, conflict: str) -> None:
+    """Write the new entry now: on PostgreSQL a concurrent writer of the same key makes it wait, then fail here."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
         raise Conflict(conflict) from exc
 
 
@@ -191,20 +233,25 @@ async def history(session: AsyncSession, placement_id: uuid.UUID) -> list[EntryO
 
 
 # ---- progress -------------------------------------------------------------------------------------------------------
-async def compute_progress(session: AsyncSession, ctx: ServiceContext, lot: LotRef) -> tuple[rules.Progress, dict[str, Decimal]]:
+async def compute_progress(session: AsyncSession, ctx: ServiceContext, lot: LotRef) -> rules.Progress:
     monthly = dict((await session.execute(
         select(E.c.month, func.sum(E.c.hundredths)).where(E.c.lot_id == lot.lot_id, IS_CURRENT).group_by(E.c.month)
     )).all())
+    awarded = lot.status not in (LotStatus.DRAFT, LotStatus.SUBMITTED)
+    return rules.progress(lot.owed_hours, lot.start_date, lot.end_date, {m: int(h) for m, h in monthly.items()},
+                          today(), policy(ctx).at_risk_margin, awarded=awarded)
+
+
+async def hours_by_modality(session: AsyncSession, lot_id: uuid.UUID) -> dict[str, Decimal]:
+    """For the progress page only: the events do not carry it, so a new entry does not pay for it."""
     P = Placement.__table__
     by_modality = dict((await session.execute(
         select(P.c.modality, func.sum(E.c.hundredths))
         .join(P, P.c.placement_id == E.c.placement_id)
-        .where(E.c.lot_id == lot.lot_id, IS_CURRENT)
+        .where(E.c.lot_id == lot_id, IS_CURRENT)
         .group_by(P.c.modality)
     )).all())
-    result = rules.progress(lot.owed_hours, lot.start_date, lot.end_date, {m: int(h) for m, h in monthly.items()},
-                            today(), policy(ctx).at_risk_margin)
-    return result, {str(m): rules.from_hundredths(int(h)) for m, h in by_modality.items()}
+    return {str(m): rules.from_hundredths(int(h)) for m, h in by_modality.items()}
 
 
 def progress_out(lot: LotRef, result: rules.Progress, by_modality: dict[str, Decimal]) -> ProgressOut:
@@ -219,6 +266,17 @@ def progress_out(lot: LotRef, result: rules.Progress, by_modality: dict[str, Dec
     )
 
 
+async def _lock_progress_state(session: AsyncSession, lot_id: uuid.UUID) -> LotProgressState:
+    """The lot's last published flags, created if need be and locked until commit (PostgreSQL; SQLite's write
+    transactions are serial already): concurrent entries of one lot refresh its progress one after the other, each
+    seeing the hours committed before it, and a flag change is announced once."""
+    insert = postgresql.insert if session.bind is not None and session.bind.dialect.name == "postgresql" else sqlite.insert
+    await session.execute(insert(LotProgressState.__table__)
+                          .values(lot_id=lot_id, target_reached=False, at_risk=False).on_conflict_do_nothing())
+    query = select(LotProgressState).where(LotProgressState.lot_id == lot_id)
+    return (await session.scalars(query.with_for_update().execution_options(populate_existing=True))).one()
+
+
 async def refresh_progress(session: AsyncSession, ctx: ServiceContext, lot_ids: Iterable[uuid.UUID]) -> None:
     """Emit `lot.progressed` for each lot, and `lot.target_reached` / `lot.at_risk` when that flag changed."""
     await session.flush()
@@ -226,15 +284,12 @@ async def refresh_progress(session: AsyncSession, ctx: ServiceContext, lot_ids: 
         lot = await session.get(LotRef, lot_id)
         if lot is None:
             continue
-        result, _ = await compute_progress(session, ctx, lot)
+        state = await _lock_progress_state(session, lot_id)
+        result = await compute_progress(session, ctx, lot)
         event = LotProgress(lot_id=lot_id, owed_hours=result.owed, realised_hours=result.realised,
                             percent=result.percent, forecast_hours=result.forecast, at_risk=result.at_risk,
                             as_of=today())
         await ctx.outbox.emit(session, LOT_PROGRESSED, event)
-        state = await session.get(LotProgressState, lot_id)
-        if state is None:
-            state = LotProgressState(lot_id=lot_id)
-            session.add(state)
         if result.target_reached and not state.target_reached:
             await ctx.outbox.emit(session, LOT_TARGET_REACHED, event)
         if result.at_risk != state.at_risk:

@@ -128,19 +128,34 @@ def decode(data: bytes) -> str:
         return data.decode("cp1252", errors="replace")
 
 
-def _delimiter(text: str) -> str:
-    for line in text.splitlines():
-        if line.strip():
-            counts = {d: line.count(d) for d in (";", ",", "\t")}
-            best = max(counts, key=lambda d: counts[d])
-            return best if counts[best] else ","
-    return ","
+def _delimiter(text: str, sample_lines: int = 20) -> str:
+    """The separator that wins on most of the first lines (each line votes for the one it holds most of), so a title
+    line above the header, or decimal commas in a `;` file, do not mislead it."""
+    votes = dict.fromkeys((";", ",", "\t"), 0)
+    lines = (line for line in text.splitlines() if line.strip())
+    for line, _ in zip(lines, range(sample_lines), strict=False):
+        counts = {d: line.count(d) for d in votes}
+        best = max(counts, key=lambda d: counts[d])
+        if counts[best]:
+            votes[best] += 1
+    best = max(votes, key=lambda d: votes[d])
+    return best if votes[best] else ","
 
 
 def csv_rows(data: bytes) -> Iterator[Header | Row]:
     text = decode(data)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text), skipinitialspace=True)
-    return _rows(((reader.line_num, row) for row in reader), blank_texts)
+    return _rows(_numbered(reader), blank_texts)
+
+
+def _numbered(reader: Any) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells); a line the csv module cannot read (a cell over its size limit) is a SheetError."""
+    try:
+        for row in reader:
+            yield reader.line_num, row
+    except csv.Error as exc:
+        raise SheetError(f"ligne {reader.line_num} illisible : une cellule dépasse {csv.field_size_limit()} "
+                         "caractères (fichier CSV mal formé ?)") from exc
 
 
 

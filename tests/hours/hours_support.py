@@ -12,7 +12,8 @@ from harness import published_events
 from sqlalchemy import func, select
 
 from contracts import Envelope, new_envelope, spec_for
-from contracts.events.markets import MarketSubmitted
+from contracts.codes import LotStatus
+from contracts.events.markets import LotAwarded, MarketSubmitted
 from contracts.events.matching import PlacementEnded, PlacementStarted
 from examples import market_submitted
 from services.hours.handlers import HANDLERS
@@ -54,10 +55,19 @@ async def apply(ctx: Any, event_type: str, data: Any, producer: str) -> None:
         await HANDLERS[spec](session, data, envelope(event_type, data, producer))
 
 
-async def seed_lot(ctx: Any, lots: int = 1, **changes: Any) -> MarketSubmitted:
+async def seed_lot(ctx: Any, lots: int = 1, awarded: bool = True, **changes: Any) -> MarketSubmitted:
+    """A market as market_intake announces it; its lots then awarded (people are placed on awarded lots only)."""
     market = market_submitted(lots)
     market.lots = [lot.model_copy(update=changes) for lot in market.lots]
     await apply(ctx, "market.submitted", market, "market_intake")
+    if awarded:
+        for lot in market.lots:
+            state = lot.model_copy(update={"status": LotStatus.AWARDED, "version": lot.version + 1,
+                                           "company_siret": "44306184100047", "company_name": "Bâtiment Rennais"})
+            award = LotAwarded(lot=state, company_siret="44306184100047", company_name="Bâtiment Rennais",
+                               awarded_amount_eur=lot.amount_eur)
+            await apply(ctx, "lot.awarded", award, "market_intake")
+        market.lots = [lot.model_copy(update={"status": LotStatus.AWARDED, "version": lot.version + 1}) for lot in market.lots]
     return market
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from decimal import Decimal
@@ -185,7 +186,7 @@ async def test_an_amendment_refreshes_the_progress_of_a_followed_lot(database_ur
         assert response.status_code == 201
         spec = spec_for("lot.amended", producer="market_intake")
         handler = client.ctx.bus.consumers[spec.stream.name].handlers[spec.subject][1]  # as the bus applies it
-        amended = LotAmended(lot=lot.model_copy(update={"owed_hours": Decimal("1000"), "version": 2}),
+        amended = LotAmended(lot=lot.model_copy(update={"owed_hours": Decimal("1000"), "version": lot.version + 1}),
                              amendment_number=1, reason="avenant n°1")
         async with client.ctx.db.session() as session, session.begin():
             await handler(session, amended, new_envelope("lot.amended", 1, "market_intake", amended))
@@ -195,3 +196,21 @@ async def test_an_amendment_refreshes_the_progress_of_a_followed_lot(database_ur
         assert [k for k, _ in events].count("lot.at_risk") == 1
         progress = (await client.get(f"/lots/{lot.lot_id}/progress")).json()
         assert (progress["owed_hours"], progress["percent"], progress["target_reached"]) == ("1000.00", "10.0", False)
+
+
+async def test_concurrent_entries_of_one_lot_are_each_recorded_once(database_url, nats_url):
+    """Entries of one lot arriving together (the benchmark's load): each is stored once, the lot's progress state is
+    created once (no 500 on PostgreSQL), the same key sent twice at once gives a 409, and the last progress event
+    counts every entry (each refresh waits for the previous one and sees its hours)."""
+    async with running(create_app, database_url=database_url("hours"), nats_url=nats_url) as client:
+        lot = (await seed_lot(client.ctx)).lots[0]
+        placements = await seed_placements(client.ctx, lot.lot_id, count=8, start_date=dt.date(2026, 1, 1))
+        bodies = [{"placement_id": str(p.placement_id), "month": "2026-03", "hours": "10"} for p in placements]
+
+        answers = await asyncio.gather(*(client.post("/hours", json=body) for body in bodies + bodies[:2]))
+
+        assert sorted(a.status_code for a in answers) == [201] * 8 + [409] * 2, [a.text for a in answers]
+        assert await count_rows(client.ctx, "hour_entries") == 8
+        assert await count_rows(client.ctx, "lot_progress_state") == 1
+        realised = [d["realised_hours"] for k, d in await outbox_events(client.ctx) if k == "lot.progressed"]
+        assert len(realised) == 8 and realised[-1] == "80.00"

@@ -174,6 +174,12 @@ def test_progress_before_the_lot_starts_and_after_it_ends():
     assert after.at_risk is True
 
 
+def test_a_lot_not_yet_awarded_is_never_at_risk():
+    pending = rules.progress(Decimal(1000), START, END, {}, dt.date(2026, 6, 10), Decimal("0.1"), awarded=False)
+    assert (pending.at_risk, pending.forecast) == (False, Decimal(0))
+    assert rules.progress(Decimal(1000), START, END, {}, dt.date(2026, 6, 10), Decimal("0.1"), awarded=True).at_risk
+
+
 def test_nothing_owed_means_no_percent_and_no_alert():
     result = rules.progress(Decimal(0), START, END, {"2026-01": 500}, dt.date(2026, 6, 1), Decimal("0.1"))
     assert (result.percent, result.at_risk, result.target_reached) == (Decimal(0), False, False)

@@ -60,6 +60,16 @@ def test_title_lines_above_the_header_and_missing_kind_column():
     assert list(import_rules.parse_rows(header, rows)) == [ParsedRow(4, P1, "2026-04", "work", 1200)]
 
 
+@pytest.mark.parametrize("title", ["Relevé mensuel — Propreté Bretonne", "Relevé d'heures, mars 2026"])
+def test_a_bare_title_line_does_not_mislead_the_separator(title):
+    data = f"{title}\n\nplacement;mois;heures\n{P1};2026-04;7,5\n{P2};2026-04;12,25\n".encode()
+    header, rows = read_all(data)
+    assert header.row == 3
+    assert list(import_rules.parse_rows(header, rows)) == [
+        ParsedRow(4, P1, "2026-04", "work", 750), ParsedRow(5, P2, "2026-04", "work", 1225),
+    ]
+
+
 def test_every_bad_cell_is_named_by_row_and_column():
     data = csv_bytes([["pas-un-id", "2026-13", "7,555", "congés"], ["", "", "", ""], [str(P1), "", "-3", ""]])
     header, rows = read_all(data)
