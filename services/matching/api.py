@@ -7,13 +7,15 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from contracts.codes import Modality, Sector, StructureKind
 from services.matching import candidates as load
 from services.matching import pathways, service
-from services.matching.models import Structure
+from services.matching.models import Beneficiary, BeneficiaryIdentity, Structure
 from services.matching.schemas import (
+    Anonymised,
+    BeneficiaryFound,
     BeneficiaryIn,
     BeneficiaryOut,
     CandidatesOut,
@@ -63,6 +65,26 @@ async def enroll(body: BeneficiaryIn, session: SessionDep, ctx: Ctx, _: Facilita
     return Created(id=(await service.enroll(session, ctx, body)).id)
 
 
+@router.get("/beneficiaries", response_model=list[BeneficiaryFound], tags=["bénéficiaires"])
+async def find_beneficiaries(
+    session: SessionDep,
+    _: Facilitator,
+    q: Annotated[str, Query(min_length=2, max_length=100, description="nom et/ou prénom, ou une partie")],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> list[BeneficiaryFound]:
+    """People whose first or last name contains every word of `q` (erased people have no name left to find)."""
+    query = select(BeneficiaryIdentity, Beneficiary).join(
+        Beneficiary, Beneficiary.id == BeneficiaryIdentity.beneficiary_id)
+    for word in q.lower().split():
+        query = query.where(func.lower(BeneficiaryIdentity.first_name).contains(word, autoescape=True)
+                            | func.lower(BeneficiaryIdentity.last_name).contains(word, autoescape=True))
+    query = query.order_by(BeneficiaryIdentity.last_name, BeneficiaryIdentity.first_name, Beneficiary.id).limit(limit)
+    return [BeneficiaryFound(id=person.id, first_name=identity.first_name, last_name=identity.last_name,
+                             birth_date=identity.birth_date, commune_insee=person.commune_insee,
+                             enrolled_on=person.enrolled_on)
+            for identity, person in (await session.execute(query)).all()]
+
+
 @router.get("/beneficiaries/{beneficiary_id}", response_model=BeneficiaryOut, tags=["bénéficiaires"])
 async def get_beneficiary(beneficiary_id: uuid.UUID, session: SessionDep, ctx: Ctx, _: Facilitator) -> BeneficiaryOut:
     return await service.describe(session, ctx, beneficiary_id)
@@ -74,6 +96,13 @@ async def add_checks(beneficiary_id: uuid.UUID, body: ChecksIn, session: Session
                      _: Facilitator) -> Created:
     """New or renewed eligibility checks (a check older than the recheck delay must be renewed)."""
     return Created(id=(await service.add_checks(session, ctx, beneficiary_id, body)).id)
+
+
+@router.post("/beneficiaries/retention", response_model=Anonymised, tags=["bénéficiaires"])
+async def retention(session: SessionDep, ctx: Ctx, _: Facilitator) -> Anonymised:
+    """Anonymise every file without contact for `MATCHING_RETENTION_MONTHS` (24): identity erased, as on request.
+    To run daily (an operator's scheduled job: nothing in `deploy/` calls it yet)."""
+    return Anonymised(anonymised=await service.anonymise_stale_files(session, ctx))
 
 
 @router.delete("/beneficiaries/{beneficiary_id}", status_code=204, tags=["bénéficiaires"])
@@ -97,7 +126,8 @@ async def candidates(
     _: Facilitator,
     modality: Modality | None = None,
     on: Annotated[dt.date | None, Query(description="début envisagé ; défaut : aujourd'hui ou début du lot")] = None,
-    limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+    limit: Annotated[int | None, Query(ge=1, le=10_000, description="candidats listés au plus, par liste ; défaut : "
+                                           "réglage MATCHING_CANDIDATES_LIMIT (50) ; totaux dans *_total")] = None,
     qpv_priority: Annotated[bool | None, Query(description="priorité QPV pour ce lot ; défaut : réglage")] = None,
 ) -> CandidatesOut:
     return await load.for_lot(session, ctx, lot_id, modality=modality, on=on, limit=limit, qpv_priority=qpv_priority)

@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import JSON, CheckConstraint, Column, Numeric
+from sqlalchemy import JSON, CheckConstraint, Column, Index, Numeric
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -99,8 +99,10 @@ class CriterionCheck(Base, table=True):
     """"Eligible: criterion X, proof P checked on D by prescriber R" — never a copy of the document."""
 
     __tablename__ = "criterion_checks"
+    # Covers the candidates' query: a person's checks known on a day, read from the index alone.
+    __table_args__ = (Index("ix_criterion_checks_person_day", "beneficiary_id", "checked_on", "code"),)
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    beneficiary_id: uuid.UUID = Field(foreign_key="beneficiaries.id", index=True)
+    beneficiary_id: uuid.UUID = Field(foreign_key="beneficiaries.id")
     code: str = Field(max_length=30)
     proof_type: str | None = Field(default=None, max_length=200)
     checked_on: dt.date
@@ -109,10 +111,14 @@ class CriterionCheck(Base, table=True):
 
 class Placement(Base, table=True):
     __tablename__ = "placements"
-    __table_args__ = (CheckConstraint("end_date IS NULL OR end_date >= start_date", name="ck_placement_dates"),)
+    __table_args__ = (
+        CheckConstraint("end_date IS NULL OR end_date >= start_date", name="ck_placement_dates"),
+        # Covers the candidates' query: a person's first start and full-time periods, read from the index alone.
+        Index("ix_placements_person_period", "beneficiary_id", "start_date", "full_time", "ended_on", "end_date"),
+    )
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     lot_id: uuid.UUID = Field(index=True)
-    beneficiary_id: uuid.UUID = Field(foreign_key="beneficiaries.id", index=True)
+    beneficiary_id: uuid.UUID = Field(foreign_key="beneficiaries.id")
     employer_siret: str = Field(max_length=14)
     structure_id: uuid.UUID | None = Field(default=None, foreign_key="structures.id", index=True)
     structure_kind: str | None = Field(default=None, max_length=10)

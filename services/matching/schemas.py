@@ -159,6 +159,37 @@ class IdentityOut(BaseModel):
     phone: str | None
 
 
+class BeneficiaryFound(BaseModel):
+    id: uuid.UUID
+    first_name: str
+    last_name: str
+    birth_date: dt.date
+    commune_insee: str
+    enrolled_on: dt.date
+
+
+class PlacementOut(BaseModel):
+    id: uuid.UUID
+    lot_id: uuid.UUID
+    employer_siret: str
+    structure_id: uuid.UUID | None
+    structure_kind: str | None
+    modality: str
+    contract_type: str
+    full_time: bool
+    start_date: dt.date
+    end_date: dt.date | None
+    ended_on: dt.date | None
+    exit_category: str | None
+
+
+class FollowUpOut(BaseModel):
+    id: uuid.UUID
+    placement_id: uuid.UUID | None
+    followed_up_on: dt.date
+    situation: str
+
+
 class BeneficiaryOut(BaseModel):
     id: uuid.UUID
     identity: IdentityOut | None = Field(description="absente après effacement")
@@ -173,6 +204,9 @@ class BeneficiaryOut(BaseModel):
     erased_on: dt.date | None
     eligibility: str = Field(description="éligible, à revérifier ou non éligible, aujourd'hui")
     eligibility_reasons: list[str]
+    placements: list[PlacementOut] = Field(default_factory=list,
+                                           description="le parcours, du plus ancien au plus récent")
+    follow_ups: list[FollowUpOut] = Field(default_factory=list, description="suivis après la sortie")
 
 
 class PlacementIn(Strict):
@@ -213,6 +247,10 @@ class Created(BaseModel):
     id: uuid.UUID
 
 
+class Anonymised(BaseModel):
+    anonymised: int = Field(description="dossiers dont l'identité vient d'être effacée")
+
+
 class CandidateOut(BaseModel):
     id: uuid.UUID
     score: int
@@ -235,5 +273,7 @@ class CandidatesOut(BaseModel):
     on: dt.date
     modality: Modality | None
     qpv_priority: bool
+    structures_total: int = Field(description="structures retenues, dont les `limit` premières sont listées")
+    beneficiaries_total: int = Field(description="personnes retenues, dont les `limit` premières sont listées")
     structures: list[StructureCandidate]
     beneficiaries: list[BeneficiaryCandidate]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,16 +15,19 @@ from contracts import spec_for
 from contracts.codes import CriterionCode, Gender, Modality, Sector, StructureKind
 from contracts.events.matching import BeneficiaryEnrolled, BeneficiaryErased, StructureRegistered
 from services.matching.domain import placements as rules
-from services.matching.domain.eligibility import Criterion, EligibilityPolicy, clause_eligibility
+from services.matching.domain.eligibility import Criterion, EligibilityPolicy, clause_eligibility, criterion_error
+from services.matching.domain.retention import anonymise_if_no_contact_since
 from services.matching.domain.territory import Territory
-from services.matching.models import Beneficiary, BeneficiaryIdentity, CriterionCheck, Placement, Structure
+from services.matching.models import Beneficiary, BeneficiaryIdentity, CriterionCheck, FollowUp, Placement, Structure
 from services.matching.schemas import (
     BeneficiaryIn,
     BeneficiaryOut,
     ChecksIn,
     CriterionIn,
     CriterionOut,
+    FollowUpOut,
     IdentityOut,
+    PlacementOut,
     StructureIn,
 )
 from shared.errors import Conflict, DomainError, NotFound
@@ -107,7 +110,7 @@ async def register_structure(session: AsyncSession, ctx: ServiceContext, body: S
 async def enroll(session: AsyncSession, ctx: ServiceContext, body: BeneficiaryIn) -> Beneficiary:
     if body.commune_insee not in territory(ctx).communes:
         raise DomainError(f"commune {body.commune_insee} inconnue du territoire", field="commune_insee")
-    _check_dates(body.criteria, "criteria")
+    _check_criteria(body.criteria, body.birth_date, body.qpv)
     person = Beneficiary(
         gender=body.gender,
         birth_year=body.birth_date.year,
@@ -141,7 +144,10 @@ async def add_checks(session: AsyncSession, ctx: ServiceContext, beneficiary_id:
     person = await get_person(session, beneficiary_id)
     if person.erased_on is not None:
         raise Conflict("bénéficiaire effacé : son dossier ne reçoit plus de contrôle")
-    _check_dates(body.criteria, "criteria")
+    identity = await session.get(BeneficiaryIdentity, person.id)
+    if identity is None:  # deleted on erasure only
+        raise Conflict("identité du bénéficiaire absente : son dossier ne reçoit plus de contrôle")
+    _check_criteria(body.criteria, identity.birth_date, person.qpv)
     session.add_all(_checks(person.id, body.criteria))
     codes = {c.code for c in await criteria_of(session, person.id)} | {c.code for c in body.criteria}
     await ctx.outbox.emit(session, BENEFICIARY_ENROLLED, _profile(person, codes))
@@ -149,11 +155,13 @@ async def add_checks(session: AsyncSession, ctx: ServiceContext, beneficiary_id:
     return person
 
 
-def _check_dates(criteria: list[CriterionIn], prefix: str) -> None:
+def _check_criteria(criteria: list[CriterionIn], birth_date: dt.date, qpv: bool) -> None:
     now = today()
     for i, c in enumerate(criteria):
         if c.checked_on > now:
-            raise DomainError("la date de contrôle est dans le futur", field=f"{prefix}[{i}].checked_on")
+            raise DomainError("la date de contrôle est dans le futur", field=f"criteria[{i}].checked_on")
+        if (error := criterion_error(c.code, c.checked_on, birth_date, qpv)) is not None:
+            raise DomainError(error, field=f"criteria[{i}].code")
 
 
 def _checks(beneficiary_id: uuid.UUID, criteria: list[CriterionIn]) -> list[CriterionCheck]:
@@ -216,7 +224,19 @@ async def describe(session: AsyncSession, ctx: ServiceContext, beneficiary_id: u
         erased_on=person.erased_on,
         eligibility=elig.label,
         eligibility_reasons=list(elig.reasons),
+        placements=[PlacementOut.model_validate(p, from_attributes=True) for p in await _pathway(session, person.id)],
+        follow_ups=[FollowUpOut.model_validate(f, from_attributes=True) for f in await _follow_ups(session, person.id)],
     )
+
+
+async def _pathway(session: AsyncSession, beneficiary_id: uuid.UUID) -> list[Placement]:
+    query = select(Placement).where(Placement.beneficiary_id == beneficiary_id)
+    return list((await session.scalars(query.order_by(Placement.start_date, Placement.created_at))).all())
+
+
+async def _follow_ups(session: AsyncSession, beneficiary_id: uuid.UUID) -> list[FollowUp]:
+    query = select(FollowUp).where(FollowUp.beneficiary_id == beneficiary_id)
+    return list((await session.scalars(query.order_by(FollowUp.followed_up_on))).all())
 
 
 async def erase(session: AsyncSession, ctx: ServiceContext, beneficiary_id: uuid.UUID) -> None:
@@ -232,3 +252,23 @@ async def erase(session: AsyncSession, ctx: ServiceContext, beneficiary_id: uuid
         session, BENEFICIARY_ERASED, BeneficiaryErased(beneficiary_id=person.id, erased_on=person.erased_on)
     )
     await session.commit()
+
+
+async def anonymise_stale_files(session: AsyncSession, ctx: ServiceContext, on: dt.date | None = None) -> int:
+    """Erase the identity of everyone without contact (enrolment, check, placement start or end, follow-up) for
+    `retention_months`; returns how many files were anonymised. Each erasure is `erase`: its own transaction and event."""
+    cutoff = anonymise_if_no_contact_since(on or today(), ctx.extras["retention_months"])
+    b, c, p, f = (t.__table__.c for t in (Beneficiary, CriterionCheck, Placement, FollowUp))
+    placement_end = func.coalesce(p.ended_on, p.end_date)  # ended early, or as planned; None: still running
+    recent = [
+        select(c.beneficiary_id).where(c.checked_on >= cutoff),
+        select(p.beneficiary_id).where(or_(p.start_date >= cutoff, placement_end.is_(None), placement_end >= cutoff)),
+        select(f.beneficiary_id).where(f.followed_up_on >= cutoff),
+    ]
+    due = (await session.scalars(
+        select(b.id).where(b.erased_on.is_(None), b.enrolled_on < cutoff, *(b.id.not_in(q) for q in recent))
+    )).all()
+    await session.rollback()  # end the read before each erasure opens its own transaction
+    for beneficiary_id in due:
+        await erase(session, ctx, beneficiary_id)
+    return len(due)

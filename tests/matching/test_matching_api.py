@@ -90,6 +90,16 @@ async def test_bad_input_is_refused_in_french_and_writes_nothing(database_url, n
         refused(await post("/beneficiaries", json=beneficiary("A", "B", "1990-01-01", criteria=[
             {"code": "CHOMAGE", "proof_type": "x", "checked_on": days(-3), "prescriber": "CAF"}])), 422,
             "criteria[0].code", "valeur inconnue")
+        refused(await post("/beneficiaries", json=beneficiary("A", "B", "1990-01-01", criteria=[
+            {"code": "JEUNE_PEU_QUALIFIE", "checked_on": days(-3), "prescriber": "Mission locale"}])), 422,
+            "criteria[0].code", "critère JEUNE_PEU_QUALIFIE réservé aux moins de 26 ans")
+        refused(await post("/beneficiaries", json=beneficiary("A", "B", "1990-01-01", qpv=False, criteria=[
+            {"code": "QPV", "checked_on": days(-3), "prescriber": "PLIE"}])), 422,
+            "criteria[0].code", "n'habite pas un quartier prioritaire")
+        refused(await post(f"/beneficiaries/{fresh}/criteria", json={"criteria": [
+            {"code": "RSA", "checked_on": days(-3), "prescriber": "CAF"},
+            {"code": "SENIOR_50", "checked_on": days(-3), "prescriber": "France Travail"}]}), 422,
+            "criteria[1].code", "critère SENIOR_50 réservé aux 50 ans et plus")
         refused(await post("/beneficiaries", json=beneficiary("A", "B", "1990-01-01", email="pas-un-courriel")), 422,
                 "email", "adresse électronique invalide")
         refused(await post("/beneficiaries", json=beneficiary("A", "B", "31/01/1990")), 422, "birth_date",

@@ -13,6 +13,7 @@ from services.matching.domain.eligibility import (
     Status,
     add_months,
     clause_eligibility,
+    criterion_error,
     iae_eligibility,
     placement_eligibility,
 )
@@ -212,3 +213,19 @@ def test_placement_reasons_join_clause_and_iae() -> None:
     result = placement_eligibility(checks("RSA"), None, "ETTI", D(2026, 3, 1), P)
     assert result.status == Status.ELIGIBLE
     assert len(result.reasons) == 2 and "niveau 1" in result.reasons[1]
+
+
+@pytest.mark.parametrize(("code", "birth", "qpv", "refused"), [
+    ("JEUNE_PEU_QUALIFIE", D(2000, 1, 16), False, False),  # 25 on the check day (2026-01-15), 26 the day after
+    ("JEUNE_PEU_QUALIFIE", D(2000, 1, 15), False, True),  # 26 on the check day
+    ("SENIOR_50", D(1976, 1, 15), False, False),  # 50 on the check day
+    ("SENIOR_50", D(1976, 1, 16), False, True),  # 49 on the check day
+    ("QPV", D(1990, 1, 1), True, False),
+    ("QPV", D(1990, 1, 1), False, True),
+    ("RSA", D(1940, 1, 1), False, False),
+])
+def test_age_and_neighbourhood_publics_are_the_person_s_on_the_check_day(code, birth, qpv, refused) -> None:
+    error = criterion_error(code, D(2026, 1, 15), birth, qpv)
+    assert (error is not None) == refused
+    if code == "JEUNE_PEU_QUALIFIE" and refused:
+        assert error == "critère JEUNE_PEU_QUALIFIE réservé aux moins de 26 ans : 26 ans au contrôle du 15/01/2026"

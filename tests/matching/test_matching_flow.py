@@ -1,9 +1,12 @@
 """matching on the real NATS server and real databases: a lot awarded upstream → candidates → placement → end →
-follow-up → erasure. Every event once; no identity in any event read back from the MATCHING stream; after
-erasure, no identity left in any table of the database."""
+follow-up → erasure. Every event once; no identity in any event read back from the MATCHING stream nor in any log
+line; after erasure, no identity left in any table of the database. Files without contact for 2 years are anonymised."""
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+import uuid
 from collections import Counter
 
 from harness import declare_streams, eventually, running, wait_ready
@@ -11,6 +14,7 @@ from matching_support import (
     AI_SIRET,
     COMPANY_SIRET,
     EI_SIRET,
+    TODAY,
     beneficiary,
     days,
     leaks,
@@ -20,10 +24,10 @@ from matching_support import (
     structure,
     wait_lot,
 )
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 from services.matching.app import Settings, create_app
-from services.matching.models import BeneficiaryIdentity, metadata
+from services.matching.models import Beneficiary, BeneficiaryIdentity, Placement, metadata
 
 ANNE = ("Maëlle", "Le Goff-Tréguier", "1998-04-17", "06 11 22 33 44")
 BOB = ("Yannick", "Kerhervé", "1969-11-02", "07 98 76 54 32")
@@ -51,7 +55,8 @@ def test_the_leak_detector_finds_values_and_field_names() -> None:
     assert list(leaks({"data": [{"beneficiary_id": "1", "birth_year": 1998}]}, secrets)) == []
 
 
-async def test_lot_to_follow_up_then_erasure(database_url, nats_url):
+async def test_lot_to_follow_up_then_erasure(database_url, nats_url, caplog):
+    caplog.set_level(logging.DEBUG)  # every log line the service writes, at every level
     await declare_streams(nats_url)  # MARKETS exists, as market_intake would have declared it
     async with running(create_app, database_url=database_url("matching"), nats_url=nats_url) as client:
         await wait_ready(client)
@@ -128,5 +133,36 @@ async def test_lot_to_follow_up_then_erasure(database_url, nats_url):
     assert (enrolled["beneficiary_id"], enrolled["birth_year"], enrolled["categories"]) == (anne_id, 1998, ["RSA"])
     started = next(e["data"] for e in events if e["event_type"] == "placement.started")
     assert started["structure_kind"] == "AI" and started["beneficiary_id"] == anne_id
-    # No identity (field names or Anne's / Bob's values) in any event this service emitted.
+    # No identity (field names or Anne's / Bob's values) in any event this service emitted, nor in any log line.
     assert [p for e in events for p in leaks(e, secrets)] == []
+    assert any(r.name == "shared.service" for r in caplog.records)  # the capture does see the service's lines
+    assert [line for line in caplog.text.splitlines() if list(leaks(line, secrets))] == []
+
+
+async def test_files_without_contact_for_two_years_are_anonymised(database_url, nats_url):
+    """DOMAIN.md, "Privacy": a file is kept 2 years after the last contact, then anonymised like an erasure."""
+    await declare_streams(nats_url)
+    long_ago = (TODAY - dt.timedelta(days=800)).isoformat()
+    async with running(create_app, database_url=database_url("matching"), nats_url=nats_url) as client:
+        await wait_ready(client)
+        old_check = [{"code": "RSA", "checked_on": long_ago, "prescriber": "CAF"}]
+        anne = (await client.post("/beneficiaries", json=beneficiary(*ANNE[:3], phone=ANNE[3],
+                                                                      criteria=old_check))).json()["id"]
+        bob = (await client.post("/beneficiaries", json=beneficiary(*BOB[:3], phone=BOB[3], qpv=False))).json()["id"]
+        async with client.ctx.db.session() as session, session.begin():
+            # Both enrolled long ago; Anne's one placement, planned until next year, ended early 800 days ago.
+            await session.execute(update(Beneficiary).values(enrolled_on=TODAY - dt.timedelta(days=900)))
+            await session.execute(insert(Placement).values(
+                id=uuid.uuid4(), lot_id=uuid.uuid4(), beneficiary_id=uuid.UUID(anne), employer_siret=COMPANY_SIRET,
+                modality="direct_hire", contract_type="CDD", start_date=TODAY - dt.timedelta(days=850),
+                end_date=TODAY + dt.timedelta(days=100), ended_on=TODAY - dt.timedelta(days=800)))
+
+        swept = await client.post("/beneficiaries/retention")
+        assert swept.status_code == 200 and swept.json() == {"anonymised": 1}, swept.text
+        assert (await client.post("/beneficiaries/retention")).json() == {"anonymised": 0}
+        assert (await client.get(f"/beneficiaries/{anne}")).json()["identity"] is None
+        assert await database_leaks(client, identity_values(*ANNE)) == []
+        assert (await client.get(f"/beneficiaries/{bob}")).json()["identity"]["last_name"] == BOB[1]  # checked lately
+        await eventually(lambda: published_all(client))
+        erased = [e["data"] for e in await matching_events(nats_url) if e["event_type"] == "beneficiary.erased"]
+    assert erased == [{"beneficiary_id": anne, "erased_on": TODAY.isoformat()}]

@@ -107,4 +107,4 @@ def full_time_clash(new: Span, existing: Iterable[Span]) -> Span | None:
     """The first full-time placement the new full-time placement would overlap, if any."""
     if not new.full_time:
         return None
-    return next((s for s in sorted(existing, key=lambda s: s.start) if s.full_time and s.overlaps(new)), None)
+    return min((s for s in existing if s.full_time and s.overlaps(new)), key=lambda s: s.start, default=None)

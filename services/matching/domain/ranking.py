@@ -11,8 +11,17 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import NamedTuple
 
-from services.matching.domain.eligibility import Criterion, EligibilityPolicy, Status, clause_eligibility, fr
+from services.matching.domain.eligibility import (
+    ClauseDay,
+    Criterion,
+    EligibilityPolicy,
+    Status,
+    clause_eligibility,
+    fr,
+)
 from services.matching.domain.placements import MODALITY_LABELS, Span, full_time_clash, kind_carries
 from services.matching.domain.territory import Territory
 
@@ -56,8 +65,7 @@ class StructureView:
     active: bool = True
 
 
-@dataclass(frozen=True)
-class BeneficiaryView:
+class BeneficiaryView(NamedTuple):  # a named tuple: built 10,000 times per ranking, faster than a dataclass
     id: uuid.UUID
     sectors: frozenset[str]
     commune_insee: str
@@ -94,6 +102,13 @@ def _lot_place(lot: LotView, territory: Territory) -> tuple[str | None, set[str]
     return commune.name, territory.communes_of_epci(commune.epci_siren) - {commune.insee}
 
 
+def lot_communes(lot: LotView, territory: Territory) -> frozenset[str]:
+    """The communes the ranking looks for in a structure's territory: the lot's own and the others of its EPCI."""
+    if lot.commune_insee is None:
+        return frozenset()
+    return frozenset(_lot_place(lot, territory)[1] | {lot.commune_insee})
+
+
 def rank_structures(
     lot: LotView, structures: Sequence[StructureView], territory: Territory, weights: Weights, modality: str | None = None
 ) -> list[Candidate]:
@@ -125,6 +140,12 @@ def rank_structures(
     return _ordered(out)
 
 
+@dataclass(frozen=True)
+class Ranking:
+    total: int  # candidates kept
+    best: list[Candidate]  # the best of them (at most the `limit` asked), best first
+
+
 def rank_beneficiaries(
     lot: LotView,
     people: Sequence[BeneficiaryView],
@@ -134,34 +155,70 @@ def rank_beneficiaries(
     on: dt.date,
 ) -> list[Candidate]:
     """People for the lot, judged on `on` (the day the placement would start) for the period up to the lot's end."""
+    return shortlist_beneficiaries(lot, people, territory, policy, weights, on).best
+
+
+def shortlist_beneficiaries(
+    lot: LotView,
+    people: Sequence[BeneficiaryView],
+    territory: Territory,
+    policy: EligibilityPolicy,
+    weights: Weights,
+    on: dt.date,
+    limit: int | None = None,
+) -> Ranking:
+    """`rank_beneficiaries` cut to its best `limit`, with the number of people kept. Fast on 10,000 people: every
+    person is scored on their status alone (`ClauseDay`), only the best are explained (`clause_eligibility`)."""
     place, epci_others = _lot_place(lot, territory)
-    today, period = Span(on, on, full_time=True), Span(on, lot.end_date, full_time=True)
-    out = []
+    clause_day, today = ClauseDay.of(on, policy), Span(on, on, full_time=True)
+    scored = []
     for p in people:
         if p.spans and full_time_clash(today, p.spans) is not None:
             continue  # already placed full time on the day
-        later = full_time_clash(period, p.spans) if p.spans else None
-        elig = clause_eligibility(p.criteria, p.first_start, on, policy)
-        if elig.status == Status.NOT_ELIGIBLE:
-            continue
-        score, reasons = 0, [f"{elig.label} : {elig.reasons[0]}"]
-        if elig.eligible:
-            score += weights.eligible
-        if elig.window_ends is not None and elig.window_ends < lot.end_date:
-            reasons.append(f"éligibilité close le {fr(elig.window_ends)}, avant la fin du lot")
-        if later is not None:
-            reasons.append(f"déjà placé(e) à temps plein à partir du {fr(later.start)}")
-        if lot.sector in p.sectors:
-            score += weights.sector_wish
-            reasons.append(f"souhaite travailler dans le secteur du lot ({lot.sector})")
-        if lot.commune_insee is not None and p.commune_insee == lot.commune_insee:
-            score += weights.same_commune
-            reasons.append(f"habite la commune du lot ({place})")
-        elif p.commune_insee in epci_others:
-            score += weights.same_epci
-            reasons.append("habite l'EPCI du lot")
-        if weights.qpv_priority and p.qpv:
-            score += weights.qpv
-            reasons.append("habite un quartier prioritaire (QPV) : prioritaire")
-        out.append(Candidate(p.id, score, reasons, elig.status))
-    return _ordered(out)
+        status = clause_day.status(p.criteria, p.first_start)
+        if status != Status.NOT_ELIGIBLE:
+            scored.append((-_person_score(lot, p, status, epci_others, weights), str(p.id), p))
+    scored.sort(key=itemgetter(0, 1))
+    best = scored if limit is None else scored[:limit]
+    return Ranking(len(scored), [_explain_person(lot, p, place, epci_others, policy, weights, on) for *_, p in best])
+
+
+def _person_score(lot: LotView, p: BeneficiaryView, status: Status, epci_others: set[str], weights: Weights) -> int:
+    score = weights.eligible if status == Status.ELIGIBLE else 0
+    if lot.sector in p.sectors:
+        score += weights.sector_wish
+    if lot.commune_insee is not None and p.commune_insee == lot.commune_insee:
+        score += weights.same_commune
+    elif p.commune_insee in epci_others:
+        score += weights.same_epci
+    if weights.qpv_priority and p.qpv:
+        score += weights.qpv
+    return score
+
+
+def _explain_person(
+    lot: LotView,
+    p: BeneficiaryView,
+    place: str | None,
+    epci_others: set[str],
+    policy: EligibilityPolicy,
+    weights: Weights,
+    on: dt.date,
+) -> Candidate:
+    """The person's candidacy with a French reason for each point of `_person_score`."""
+    elig = clause_eligibility(p.criteria, p.first_start, on, policy)
+    later = full_time_clash(Span(on, lot.end_date, full_time=True), p.spans) if p.spans else None
+    reasons = [f"{elig.label} : {elig.reasons[0]}"]
+    if elig.window_ends is not None and elig.window_ends < lot.end_date:
+        reasons.append(f"éligibilité close le {fr(elig.window_ends)}, avant la fin du lot")
+    if later is not None:
+        reasons.append(f"déjà placé(e) à temps plein à partir du {fr(later.start)}")
+    if lot.sector in p.sectors:
+        reasons.append(f"souhaite travailler dans le secteur du lot ({lot.sector})")
+    if lot.commune_insee is not None and p.commune_insee == lot.commune_insee:
+        reasons.append(f"habite la commune du lot ({place})")
+    elif p.commune_insee in epci_others:
+        reasons.append("habite l'EPCI du lot")
+    if weights.qpv_priority and p.qpv:
+        reasons.append("habite un quartier prioritaire (QPV) : prioritaire")
+    return Candidate(p.id, _person_score(lot, p, elig.status, epci_others, weights), reasons, elig.status)
