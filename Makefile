@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run test test-unit lint-imports bench asyncapi clean help
 
 help:
-	@echo "make run    - start NATS (bundled, unless one answers at NATS_URL) and the four services"
+	@echo "make run    - start NATS (bundled, unless one answers at NATS_URL), the portal (:8000) and the four services"
 	@echo "make test   - install, then run the whole suite against a real NATS server"
 	@echo "make bench  - benchmarks (figures written to var/bench/)"
 

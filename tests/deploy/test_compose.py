@@ -471,8 +471,24 @@ def test_prometheus_scrapes_every_service(services, app_services):
                 scraped.add((host, int(dns["port"]), path))
     for name, (compose_name, _) in app_services.items():
         assert (compose_name, SERVICES[name], "/metrics") in scraped, f"{name} not scraped: {sorted(scraped)}"
+    assert ("portal", 8000, "/metrics") in scraped
     job_names = [job["job_name"] for job in config["scrape_configs"]]
     assert len(job_names) == len(set(job_names))
+
+
+def test_portal_serves_the_pages_and_calls_the_four_services(services, app_services):
+    portal = services["portal"]
+    command = command_of(portal)
+    assert "services.portal.app:app" in command and flag_value(command, "--port") == "8000", command
+    assert 8000 in container_ports(portal)
+    env = env_of(portal)
+    assert not [v for v in env if v.endswith("_DATABASE_URL")], "the portal owns no data"
+    for name, (compose_name, _) in app_services.items():
+        url = urlsplit(env[f"PORTAL_{name.upper()}_URL"])
+        assert (url.hostname, url.port) == (compose_name, SERVICES[name]), url.geturl()
+        assert portal["depends_on"][compose_name]["condition"] == "service_healthy"
+    assert env["TOKEN_SECRET"] == env_of(app_services["hours"][1])["TOKEN_SECRET"]
+    assert env["PORTAL_SESSION_SECRET"]
 
 
 def test_grafana_datasource_points_to_prometheus(services):

@@ -35,6 +35,7 @@ NAMESPACE = "clauses-sociales"
 # Python package name -> HTTP port (fixed by the design).
 SERVICES = {"market_intake": 8001, "matching": 8002, "hours": 8003, "reporting": 8004}
 AUTOSCALED = ("hours", "reporting")
+PORTAL_PORT = 8000  # the web pages; no database, no bus
 NATS_CLIENT_PORT, NATS_CLUSTER_PORT, NATS_MONITOR_PORT = 4222, 6222, 8222
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume", "StorageClass"}
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet"}
@@ -475,6 +476,47 @@ def test_service_pods_are_annotated_for_prometheus(index, name):
     assert annotations.get("prometheus.io/job") == name, "job label = Python service name (dashboard, alerts)"
 
 
+# --------------------------------------------------------------------------------------------------------------
+# the portal
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_portal_runs_on_its_port_with_probes_and_replicas(objects, index):
+    deployment, container = service_deployment(index, "portal")
+    command = container.get("command", []) + container.get("args", [])
+    assert command[0] == "uvicorn" and flag_value(command, "--port") == str(PORTAL_PORT), command
+    assert deployment["spec"]["replicas"] >= 2
+    expected = {"readinessProbe": "/health/ready", "livenessProbe": "/health", "startupProbe": "/health"}
+    for kind, path in expected.items():
+        http = container[kind]["httpGet"]
+        assert http["path"] == path and container_port(container, http["port"]) == PORTAL_PORT, (kind, http)
+    service = get(index, "Service", "portal")
+    assert workloads_selected(objects, service["spec"]["selector"]) == [deployment]
+    assert any(p["port"] == PORTAL_PORT for p in service["spec"]["ports"])
+    annotations = deployment["spec"]["template"]["metadata"].get("annotations") or {}
+    assert annotations.get("prometheus.io/job") == "portal"
+    assert int(annotations["prometheus.io/port"]) == PORTAL_PORT
+
+
+def test_portal_calls_each_service_through_its_cluster_service(objects, index):
+    _, container = service_deployment(index, "portal")
+    env = effective_env(container, index)
+    assert not [v for v in env if v.endswith("_DATABASE_URL")], "the portal owns no data"
+    for name, port in SERVICES.items():
+        url = urlsplit(env[f"PORTAL_{name.upper()}_URL"])
+        service = get(index, "Service", url.hostname)
+        assert url.port == port and any(p["port"] == port for p in service["spec"]["ports"]), url.geturl()
+        target, _ = service_deployment(index, name)
+        assert workloads_selected(objects, service["spec"]["selector"]) == [target], url.geturl()
+    # The user's tokens are checked with the platform's secret; the session cookie is signed with its own.
+    tokens = effective_env(service_deployment(index, "hours")[1], index)
+    assert env["TOKEN_SECRET"] == tokens["TOKEN_SECRET"]
+    assert env["PORTAL_SESSION_SECRET"] and env["PORTAL_SESSION_SECRET"] != env["TOKEN_SECRET"]
+    session = next(item for item in container["env"] if item["name"] == "PORTAL_SESSION_SECRET")
+    assert "secretKeyRef" in session["valueFrom"]
+    assert env.get("PORTAL_COOKIE_SECURE", "true").lower() != "false", "cookies stay Secure behind TLS"
+
+
 def test_hours_and_reporting_autoscale(objects, index):
     autoscalers = {h["spec"]["scaleTargetRef"]["name"]: h for h in of_kind(objects, "HorizontalPodAutoscaler")}
     for name in AUTOSCALED:
@@ -714,7 +756,7 @@ def test_prometheus_discovers_the_annotated_pods(prometheus_k8s, objects):
     (sd,) = job["kubernetes_sd_configs"]
     assert sd["role"] == "pod" and sd["namespaces"]["names"] == [NAMESPACE]
 
-    expected = {name: port for name, port in SERVICES.items()} | {"nats": 7777}
+    expected = {name: port for name, port in SERVICES.items()} | {"portal": PORTAL_PORT, "nats": 7777}
     found: dict[str, set[str]] = {}
     for workload in objects:
         if workload["kind"] not in WORKLOADS:

@@ -1,4 +1,5 @@
-"""`scripts/run.py` (what `make run` executes) starts NATS and the four services, and Ctrl-C stops them all.
+"""`scripts/run.py` (what `make run` executes) starts NATS, the portal and the four services, prints the portal's
+URL first, and Ctrl-C stops them all.
 
 Runs the real script as a subprocess, on free ports, with a temporary VAR_DIR and a NATS URL nobody
 answers, so the script has to start its bundled nats-server itself.
@@ -21,6 +22,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 RUN_SCRIPT = REPO_ROOT / "scripts" / "run.py"
 HOST = "127.0.0.1"
 SERVICES = {
+    "portal": "PORTAL_PORT",
     "market_intake": "MARKET_INTAKE_PORT",
     "matching": "MATCHING_PORT",
     "hours": "HOURS_PORT",
@@ -129,7 +131,20 @@ def test_run_script_starts_everything_and_stops_cleanly_on_ctrl_c(tmp_path: Path
         assert accepts_connections(nats_port), f"the script did not start NATS\n{output()}"
         assert (tmp_path / "var" / "nats").is_dir(), f"NATS store not under VAR_DIR\n{output()}"
 
+        portal = f"http://{HOST}:{service_ports['portal']}"
+        deadline = time.monotonic() + READY_TIMEOUT  # the script prints its banner after its own readiness poll
+        while "Plateforme prête" not in output() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        urls = re.findall(r"http://[\w.:\[\]]+", output().split("Plateforme prête", 1)[-1])
+        assert urls and urls[0] == portal, f"the portal's URL is not printed first\n{output()}"
+        status, body = http_get(f"{portal}/connexion")
+        assert status == 200 and "Connexion" in body, f"portal /connexion -> {status}\n{output()}"
+        status, body = http_get(f"{portal}/health/ready")  # the portal found the four services
+        assert status == 200 and body.count('"ok"') == 5, body
+
         for name, port in service_ports.items():
+            if name == "portal":  # no database, no bus: no outbox nor faststream metrics
+                continue
             status, body = http_get(f"http://{HOST}:{port}/metrics")
             assert status == 200, f"{name} /metrics -> {status}: {body[:500]}\n{output()}"
             assert "outbox_backlog" in body, f"{name} /metrics lacks outbox_backlog:\n{body}"
