@@ -42,7 +42,7 @@ IMPORT_TARGET = 50_000  # rows/s: 1,000,000 rows in 20 s (issue #5)
 RATIO_TARGET = 25  # %
 # reporting's projection speed is its own (benchmarks/test_bench_reporting.py): past this wait, the end-to-end figure
 # is the rate of what it projected so far, so `make bench` stays bounded
-PROJECTION_TIMEOUT = float(os.environ.get("BENCH_PROJECTION_TIMEOUT", "90"))
+PROJECTION_TIMEOUT = float(os.environ.get("BENCH_PROJECTION_TIMEOUT", "30"))
 RAW_TABLE = "hour_entries_raw"
 
 

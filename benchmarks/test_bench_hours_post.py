@@ -2,7 +2,7 @@
 
 The hours database is seeded first (lots and placements, through the service's own handlers), then the service runs
 as a process (tests/procs.py) on a real nats-server and BENCH_POST_CLIENTS concurrent clients (default 32, keep-alive
-connections) send new entries for BENCH_POST_SECONDS (default 15): sustained rate of accepted entries, p50/p99
+connections) send new entries for BENCH_POST_SECONDS (default 8): sustained rate of accepted entries, p50/p99
 latency. Every answer must be 201 (each entry is a new placement × month). Runs on SQLite, and on PostgreSQL when
 it answers (BENCH_BACKENDS, as the other benchmarks).
 """
@@ -27,7 +27,7 @@ from test_bench_hours_import import _backends, _database, _drop, _months, nats_u
 from services.hours.app import create_app
 
 CLIENTS = int(os.environ.get("BENCH_POST_CLIENTS", "32"))
-SECONDS = float(os.environ.get("BENCH_POST_SECONDS", "15"))
+SECONDS = float(os.environ.get("BENCH_POST_SECONDS", "8"))
 LOTS, PLACEMENTS_PER_LOT = 20, 100  # 2,000 placements × 100 months: room for 200,000 new entries
 RATE_TARGET, P99_TARGET_MS = 1000, 100
 
