@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,39 @@ def validation_payload(errors: list[dict[str, Any]]) -> dict[str, Any]:
     return {"detail": f"Données invalides — {summary}", "errors": items}
 
 
+class FieldError(BaseModel):
+    field: str = Field(description="the field or column concerned, e.g. lots[0].amount_eur")
+    message: str = Field(description="what is wrong with it, in French")
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx answer: a French `detail`, and the fields concerned when there are any."""
+
+    detail: str = Field(description="message en français, prêt à afficher")
+    errors: list[FieldError] = Field(default_factory=list, description="un message par champ concerné")
+
+
+def document_errors(app: FastAPI) -> None:
+    """The OpenAPI document shows the error shape the services really answer (not FastAPI's default 422 list)."""
+    default = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = default()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        error = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(error.pop("$defs", {}))
+        components["HTTPValidationError"] = error
+        components.pop("ValidationError", None)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    document_errors(app)
+
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(validation_payload(list(exc.errors())), status_code=422)

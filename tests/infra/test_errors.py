@@ -71,3 +71,18 @@ async def test_oversized_body_is_refused_before_reading(database_url, nats_url):
         response = await client.post("/buyers", content=b"x" * 11_000_000, headers={"content-type": "application/json"})
         assert response.status_code == 413
         assert "trop volumineuse" in response.json()["detail"]
+
+
+async def test_the_openapi_document_shows_the_error_shape_really_answered(database_url, nats_url):
+    from shared.errors import ErrorOut
+
+    async with running(market_intake_app, database_url=database_url("market_intake"), nats_url=nats_url) as client:
+        schema = (await client.get("/openapi.json")).json()
+        error = schema["components"]["schemas"]["HTTPValidationError"]
+        assert error["properties"]["detail"]["type"] == "string"
+        assert error["properties"]["errors"]["items"] == {"$ref": "#/components/schemas/FieldError"}
+        assert "ValidationError" not in schema["components"]["schemas"]
+        refused = await client.post("/buyers", json={"name": ""})
+        assert refused.status_code == 422
+        body = ErrorOut.model_validate(refused.json())
+        assert body.errors and all(e.field and e.message for e in body.errors)
