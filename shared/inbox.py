@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import upsert_insert
 from shared.infra import InfraTables
 
 
@@ -17,8 +17,7 @@ async def claim(session: AsyncSession, tables: InfraTables, consumer: str, event
     Must run inside the transaction that applies the effect: if that transaction rolls back, so does the claim.
     """
     values = {"consumer": consumer, "event_id": event_id, "processed_at": datetime.now(UTC)}
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(session)
     stmt = insert(tables.inbox).values(values).on_conflict_do_nothing(index_elements=["consumer", "event_id"])
     result = await session.execute(stmt)
     return result.rowcount == 1
@@ -30,8 +29,7 @@ async def claim_many(session: AsyncSession, tables: InfraTables, consumer: str, 
     if not event_ids:
         return set()
     now = datetime.now(UTC)
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(session)
     stmt = insert(tables.inbox).on_conflict_do_nothing(index_elements=["consumer", "event_id"])
     rows = [{"consumer": consumer, "event_id": i, "processed_at": now} for i in dict.fromkeys(event_ids)]
     # executemany with RETURNING ("insertmanyvalues"): one statement per few thousand ids

@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import Envelope, EventSpec, spec_for
 from contracts.events.markets import LotState, MarketSubmitted
 from contracts.events.matching import PlacementEnded, PlacementStarted
+from shared.db import upsert_insert
 from shared.messaging import Batched, Handler
 
 
@@ -32,8 +32,7 @@ async def upsert_newer(session: AsyncSession, table: Table, values: Rows, *, ver
     if not rows:
         return
     keys = [c.name for c in table.primary_key.columns]
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(session)
     stmt = insert(table)
     stmt = stmt.on_conflict_do_update(
         index_elements=keys,
@@ -74,8 +73,7 @@ async def upsert_columns(session: AsyncSession, table: Table, values: Rows, owne
     if not rows:
         return
     keys = [c.name for c in table.primary_key.columns]
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(session)
     stmt = insert(table)
     await session.execute(stmt.on_conflict_do_update(index_elements=keys, set_={k: stmt.excluded[k] for k in owned}),
                           rows)

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Iterable
 from decimal import Decimal
 
 from sqlalchemy import exists, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -22,7 +21,7 @@ from contracts.events.hours import HourEntry, HoursCorrected, HoursRecorded, Lot
 from services.hours import rules
 from services.hours.models import HourEntryRow, LotProgressState, LotRef, Placement
 from services.hours.schemas import CorrectionIn, EntryOut, HoursIn, MonthPoint, ProgressOut
-from shared.db import Database
+from shared.db import Database, upsert_insert
 from shared.errors import Conflict, DomainError, NotFound
 from shared.service import ServiceContext
 
@@ -270,7 +269,7 @@ async def _lock_progress_state(session: AsyncSession, lot_id: uuid.UUID) -> LotP
     """The lot's last published flags, created if need be and locked until commit (PostgreSQL; SQLite's write
     transactions are serial already): concurrent entries of one lot refresh its progress one after the other, each
     seeing the hours committed before it, and a flag change is announced once."""
-    insert = postgresql.insert if session.bind is not None and session.bind.dialect.name == "postgresql" else sqlite.insert
+    insert = upsert_insert(session)
     await session.execute(insert(LotProgressState.__table__)
                           .values(lot_id=lot_id, target_reached=False, at_risk=False).on_conflict_do_nothing())
     query = select(LotProgressState).where(LotProgressState.lot_id == lot_id)

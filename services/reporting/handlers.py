@@ -22,7 +22,6 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, Uuid, func, literal, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import Envelope, EventSpec, spec_for
@@ -49,17 +48,13 @@ from services.reporting.models import (
     StructureView,
     Supersession,
 )
+from shared.db import upsert_insert
 from shared.messaging import Batched, Handler
 from shared.projection import lot_state_handlers, placement_handlers, upsert_columns, upsert_newer
 
 _LOTS = lot_state_handlers(LotView.__table__)
 MARKET_SUBMITTED = spec_for("market.submitted")
 NIL = uuid.UUID(int=0)
-
-
-def _insert(session: AsyncSession) -> Any:
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def _table(model: Any) -> Table:
@@ -70,7 +65,7 @@ def _table(model: Any) -> Table:
 async def _on_market_submitted(session: AsyncSession, events: list[tuple[MarketSubmitted, Envelope]]) -> None:
     rows = [{k: v for k, v in event.model_dump().items() if k in MarketView.model_fields}
             | {"submitted_at": envelope.occurred_at} for event, envelope in events]
-    await session.execute(_insert(session)(_table(MarketView)).on_conflict_do_nothing(), rows)
+    await session.execute(upsert_insert(session)(_table(MarketView)).on_conflict_do_nothing(), rows)
     await _LOTS[MARKET_SUBMITTED].many(session, events)
 
 
@@ -119,7 +114,7 @@ async def _accumulate(session: AsyncSession, ids: list[uuid.UUID], sign: int) ->
     if not ids:
         return
     facts = _table(HourFact)
-    insert = _insert(session)
+    insert = upsert_insert(session)
     for table, keys in ((_table(HoursCube), CUBE_KEYS), (_table(PersonMonth), PERSON_KEYS),
                         (_table(LotMonth), LOT_KEYS)):
         columns = []
@@ -162,7 +157,7 @@ async def _add_to_cubes(session: AsyncSession, rows: list[dict[str, Any]]) -> No
     """`_accumulate(+1)` for fact rows still in memory: grouped here, then one bulk upsert per cube."""
     if not rows:
         return
-    insert = _insert(session)
+    insert = upsert_insert(session)
     # concurrent writers on PostgreSQL take the cells in one order, so they do not deadlock
     ordered = session.bind is not None and session.bind.dialect.name == "postgresql" and not session.info.get("serialized")
     for table, keys in ((_table(HoursCube), CUBE_KEYS), (_table(PersonMonth), PERSON_KEYS),
@@ -186,7 +181,7 @@ async def _add_facts(session: AsyncSession, entries: list[tuple[HourEntry, Envel
         rows.setdefault(entry.entry_id, _fact(entry, envelope))  # the same entry twice in a batch: the first wins
     # executemany ("insertmanyvalues"): one cached statement, a few thousand rows at a time
     inserted = list((await session.execute(
-        _insert(session)(facts).on_conflict_do_nothing().returning(facts.c.entry_id), list(rows.values())
+        upsert_insert(session)(facts).on_conflict_do_nothing().returning(facts.c.entry_id), list(rows.values())
     )).scalars())
     if not inserted:
         return  # all already there: a replay
@@ -229,7 +224,7 @@ async def on_hours_corrected(session: AsyncSession, event: HoursCorrected, envel
         await _replace_in_place(session, event.entry, envelope)
         return
     await session.execute(
-        _insert(session)(_table(Supersession))
+        upsert_insert(session)(_table(Supersession))
         .values(corrected_entry_id=event.corrects_entry_id, by_entry_id=event.entry.entry_id,
                 corrected_at=envelope.occurred_at)
         .on_conflict_do_nothing()

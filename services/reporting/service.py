@@ -31,7 +31,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 from services.reporting import rules
-from shared.territory import Commune
 from services.reporting.models import (
     FollowUpView,
     HourFact,
@@ -47,6 +46,7 @@ from services.reporting.models import (
     StructureView,
     Supersession,
 )
+from shared.territory import Commune
 
 F = HourFact.__table__
 L = LotView.__table__
