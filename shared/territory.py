@@ -8,8 +8,17 @@ that cannot check communes must not start half-blind.
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def default_communes_csv() -> Path:
+    """The handout's communes file: in `HANDOUT_DIR` when set, else in the `shared/` folder beside the repository."""
+    return Path(os.environ.get("HANDOUT_DIR") or REPO.parent / "shared") / "data" / "communes_ille_et_vilaine.csv"
+
 
 COLUMNS = ("insee_code", "name", "epci_siren", "epci_name", "pays_de_rennes")
 

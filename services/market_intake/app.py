@@ -15,19 +15,18 @@ from services.market_intake import rules
 from services.market_intake.api import router
 from services.market_intake.handlers import HANDLERS
 from services.market_intake.models import INFRA, metadata
-from shared.territory import load_communes
+from shared.territory import default_communes_csv, load_communes
 from shared.service import create_service_app
 from shared.settings import ServiceSettings, load_settings
 
 SERVICE = "market_intake"
-REPO = Path(__file__).resolve().parents[2]
 _DEFAULT = rules.Territory()
 
 
 class Settings(ServiceSettings):
     """Territory policy (DOMAIN.md "local policy"), editable with MARKET_INTAKE_* variables (JSON for the maps)."""
 
-    communes_csv: Path = REPO.parent / "shared" / "data" / "communes_ille_et_vilaine.csv"
+    communes_csv: Path = Field(default_factory=default_communes_csv)
     labour_shares: dict[Sector, Annotated[Decimal, Field(gt=0, le=1)]] = Field(
         default_factory=dict, description="per-sector labour share overriding the defaults, e.g. {\"nettoyage\": 0.75}"
     )

@@ -14,19 +14,18 @@ from services.matching.domain.ranking import Weights
 from services.matching.domain.territory import Territory
 from services.matching.handlers import HANDLERS
 from services.matching.models import INFRA, metadata
-from shared.territory import load_communes
+from shared.territory import default_communes_csv, load_communes
 from shared.service import create_service_app
 from shared.settings import ServiceSettings, load_settings
 
 SERVICE = "matching"
 # <repo>/../shared/data: the handout folder beside the repository.
-DEFAULT_COMMUNES_CSV = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "communes_ille_et_vilaine.csv"
 
 
 class Settings(ServiceSettings):
     """Local policy of matching (env prefix `MATCHING_`). Defaults: Rennes."""
 
-    communes_csv: Path = DEFAULT_COMMUNES_CSV
+    communes_csv: Path = Field(default_factory=default_communes_csv)
     clause_window_months: int = Field(default=24, ge=1, description="éligibilité depuis le 1er contrat de clause")
     recheck_after_months: int = Field(default=6, ge=1, description="contrôle à renouveler avant un 1er parcours")
     diagnosis_validity_months: int = Field(default=6, ge=1, description="validité du diagnostic IAE")

@@ -8,17 +8,15 @@ from pathlib import Path
 from fastapi import FastAPI
 from pydantic import Field
 
-from services.reporting import rules
 from services.reporting.api import router
 from services.reporting.handlers import HANDLERS
 from services.reporting.models import INFRA, metadata
 from services.reporting.service import Policy
-from shared.territory import load_communes
+from shared.territory import default_communes_csv, load_communes
 from shared.service import create_service_app
 from shared.settings import ServiceSettings, load_settings
 
 SERVICE = "reporting"
-REPO = Path(__file__).resolve().parents[2]
 
 
 class Settings(ServiceSettings):
@@ -30,7 +28,7 @@ class Settings(ServiceSettings):
         default_factory=lambda: {"qpv_share": Decimal("25"), "women_share": Decimal("20")},
         description="territorial targets in % shown beside the figures (qpv_share, women_share)",
     )
-    communes_csv: Path = Field(default=REPO.parent / "shared" / "data" / "communes_ille_et_vilaine.csv")
+    communes_csv: Path = Field(default_factory=default_communes_csv)
 
 
 def policy_of(settings: Settings) -> Policy:

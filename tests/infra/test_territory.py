@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
-from shared.territory import load_communes, read_communes
+from shared.territory import default_communes_csv, load_communes, read_communes
 
-HANDOUT_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "communes_ille_et_vilaine.csv"
+HANDOUT_CSV = default_communes_csv()
 
 
 def test_the_handout_file_gives_the_pays_de_rennes():

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from services.market_intake.app import REPO, Settings
-from shared.territory import load_communes
+from services.market_intake.app import Settings
+from shared.territory import default_communes_csv, load_communes
 from shared.settings import load_settings
 
 
@@ -39,7 +39,7 @@ def test_a_wrong_labour_share_stops_the_service(monkeypatch, shares):
 
 def test_communes_come_from_the_handout_csv_beside_the_repo():
     settings = load_settings(Settings, "market_intake")
-    assert settings.communes_csv == REPO.parent / "shared" / "data" / "communes_ille_et_vilaine.csv"
+    assert settings.communes_csv == default_communes_csv()
     communes = load_communes(settings.communes_csv)
     assert communes["35238"].name == "Rennes" and len(communes) == 332
 

@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from contracts import Envelope, new_envelope
@@ -27,8 +26,9 @@ from contracts.events.matching import (
     PlacementStarted,
     StructureRegistered,
 )
+from shared.territory import default_communes_csv
 
-COMMUNES_CSV = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "communes_ille_et_vilaine.csv"
+COMMUNES_CSV = default_communes_csv()
 SECTORS = ["gros_oeuvre", "second_oeuvre", "peinture", "nettoyage", "espaces_verts", "voirie_reseaux"]
 KINDS_WITH_STRUCTURE = ["EI", "ETTI", "AI", "ACI", "GEIQ", "PLIE", "OTHER"]
 MODALITY_OF_KIND = {"EI": "subcontracting", "ACI": "subcontracting", "ETTI": "provision", "AI": "provision",
