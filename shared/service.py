@@ -5,6 +5,7 @@ Each service's `app.py` calls `create_service_app` with its own metadata, migrat
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -75,6 +76,19 @@ def build_context(settings: ServiceSettings, tables: InfraTables) -> ServiceCont
     return ServiceContext(settings, db, tables, metrics, Outbox(tables, settings.service_name), relay, bus)
 
 
+GC_THRESHOLD = 100_000  # allocations between two young-generation collections (CPython's default: 700)
+
+
+def tune_gc() -> None:
+    """The bulk paths (an import of a million rows, a batch of hour entries consumed, a rebuild) allocate millions of
+    objects. With CPython's default thresholds the cyclic collector runs every 700 allocations and traverses them
+    again and again: measured, it cost more than the parsing itself (reporting: 25 µs per entry instead of 3,
+    decision 9). Collect less often; reference counting still frees these objects at once."""
+    threshold = gc.get_threshold()
+    if threshold[0] < GC_THRESHOLD:
+        gc.set_threshold(GC_THRESHOLD, *threshold[1:])
+
+
 def create_service_app(
     *,
     settings: ServiceSettings,
@@ -105,6 +119,7 @@ def create_service_app(
             await ctx.bus.stop()
             await ctx.db.dispose()
 
+    tune_gc()
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.ctx = ctx
     app.add_middleware(RequestContextMiddleware, metrics=ctx.metrics, max_body_bytes=max_body_bytes)
@@ -117,7 +132,7 @@ def create_service_app(
 
 
 # ---- dependencies for the services' routes ------------------------------------------------------------------------
-def get_ctx(request: Request) -> ServiceContext:
+async def get_ctx(request: Request) -> ServiceContext:  # async: no worker thread (see current_principal)
     return request.app.state.ctx
 
 

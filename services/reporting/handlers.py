@@ -2,14 +2,16 @@
 
 The bus applies a batch of events inside one transaction together with their inbox records; handlers never commit.
 Every handler is `Batched`: a run of consecutive events of one type is applied by one call, with bulk statements
-(executemany upserts; hour entries grouped into cube cells in memory), so a rebuild or a backlog goes at the speed
-of the database, not of one round trip per event.
+(hour entries by COPY / one executemany of plain tuples, grouped into cube cells in memory), so a rebuild or a
+backlog goes at the speed of the database, not of one round trip per event (decisions 8 and 9).
 Order-insensitivity, event by event:
 - lots: versioned upsert (newest `LotState.version` wins);
 - hour entries: keyed by `entry_id`; a correction inserts its new entry and marks the corrected one `superseded`
   (a `hour_supersessions` row remembers it, so an original arriving after its correction is born superseded);
-  the counted hours are also added to (and, when superseded, taken from) two cubes the reports read
-  (`hours_cube`, `person_months`, `lot_months`), exactly once per entry since only a real insert or a real flip counts;
+  the counted hours are also added to (and, when superseded, taken from) the cubes the reports read
+  (`hours_cube`, `person_months`, `lot_months`) and each person's first month (`person_firsts`), exactly once per
+  entry since only a real insert or a real flip counts. During a rebuild the cubes are added up in memory and
+  written once at the end (`DeferredCubes`, `flush_cubes`);
 - people, placements: keyed upserts that only touch the columns their event owns (an erasure or an end may arrive
   before the enrolment or the start);
 - lot progress and follow-ups: the newest by date wins.
@@ -18,13 +20,17 @@ Order-insensitivity, event by event:
 from __future__ import annotations
 
 import uuid
-from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Table, Uuid, func, literal, select, text, update
+from asyncpg.exceptions import UniqueViolationError
+
+from sqlalchemy import Table, Uuid, any_, bindparam, delete, func, literal, select, text, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import Envelope, EventSpec, spec_for
+from contracts.codes import HourKind, Modality, StructureKind
 from contracts.events.hours import HourEntry, HoursCorrected, HoursRecorded, LotProgress
 from contracts.events.markets import MarketSubmitted
 from contracts.events.matching import (
@@ -42,6 +48,7 @@ from services.reporting.models import (
     LotView,
     MarketView,
     PersonCategory,
+    PersonFirst,
     PersonMonth,
     PersonView,
     PlacementView,
@@ -73,21 +80,37 @@ on_market_submitted = Batched(_on_market_submitted, any_order=True)
 
 
 # ---- HOURS --------------------------------------------------------------------------------------------------------
-CUBE_KEYS = ("buyer_id", "market_id", "lot_id", "modality", "structure_kind", "month")
-PERSON_KEYS = ("beneficiary_id", "month", "buyer_id", "structure_id", "structure_kind")
+# the cubes' keys, in the order of their primary keys (sorted cells are then in primary-key order)
+CUBE_KEYS = ("month", "buyer_id", "market_id", "lot_id", "modality", "structure_kind")
+PERSON_KEYS = ("month", "buyer_id", "beneficiary_id", "structure_id", "structure_kind")
 LOT_KEYS = ("lot_id", "month")
+FIRST_KEYS = ("buyer_id", "beneficiary_id")
+
+# hour_facts' columns, in the order of the row tuples built below
+FACT_COLUMNS = ("entry_id", "placement_id", "beneficiary_id", "lot_id", "market_id", "buyer_id", "employer_siret",
+                "structure_id", "structure_kind", "modality", "month", "hours", "kind", "centi", "recorded_at",
+                "superseded")
+_BENEFICIARY, _LOT, _MARKET, _BUYER, _STRUCTURE, _KIND, _MODALITY, _MONTH, _CENTI, _RECORDED_AT, _SUPERSEDED = (
+    2, 3, 4, 5, 7, 8, 9, 10, 13, 14, 15)
+
+DEFER_CUBES = "reporting.defer_cubes"  # session.info key of a rebuild's DeferredCubes
 
 
-FACT_FIELDS = tuple(k for k in HourEntry.model_fields if k in HourFact.model_fields)
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
 
 
-def _fact(entry: HourEntry, envelope: Envelope) -> dict[str, Any]:
-    values = {k: getattr(entry, k) for k in FACT_FIELDS}
-    values["structure_kind"] = entry.structure_kind.value if entry.structure_kind else None
-    values["centi"] = int((entry.hours * 100).to_integral_value())
-    values["recorded_at"] = envelope.occurred_at
-    values["superseded"] = False
-    return values
+# StrEnum members as plain strings (a dict lookup: `.value` costs a descriptor call per entry)
+_PLAIN = {m: m.value for enum in (StructureKind, Modality, HourKind) for m in enum}
+
+
+def _fact_row(entry: HourEntry, recorded_at: Any, superseded: bool = False) -> tuple[Any, ...]:
+    """One `hour_facts` row (FACT_COLUMNS), built without a dict: this runs once per hour entry."""
+    kind = entry.structure_kind
+    hours = entry.hours
+    return (entry.entry_id, entry.placement_id, entry.beneficiary_id, entry.lot_id, entry.market_id, entry.buyer_id,
+            entry.employer_siret, entry.structure_id, None if kind is None else _PLAIN[kind], _PLAIN[entry.modality],
+            entry.month, hours, _PLAIN[entry.kind], int((hours * 100).to_integral_value()), recorded_at, superseded)
 
 
 LOCK_BUCKETS = 256  # advisory locks per transaction, at most (PostgreSQL's lock table is small)
@@ -100,7 +123,7 @@ async def _lock_entries(session: AsyncSession, ids: list[uuid.UUID]) -> None:
     An entry maps to one of LOCK_BUCKETS locks, so a batch of 100,000 entries takes 256 locks, not 100,000.
     SQLite transactions are already serial (BEGIN IMMEDIATE), and so is a session flagged `serialized` (the rebuild
     holds the inbox exclusively). Keys are taken in order, so no deadlock."""
-    if session.bind is None or session.bind.dialect.name != "postgresql" or session.info.get("serialized"):
+    if _dialect(session) != "postgresql" or session.info.get("serialized"):
         return
     keys = sorted({LOCK_SPACE + i.int % LOCK_BUCKETS for i in ids})
     await session.execute(
@@ -109,103 +132,271 @@ async def _lock_entries(session: AsyncSession, ids: list[uuid.UUID]) -> None:
     )
 
 
-async def _accumulate(session: AsyncSession, ids: list[uuid.UUID], sign: int) -> None:
-    """Add (+1) or take away (−1) the hours of entries `ids` to the cubes the reports read."""
-    if not ids:
-        return
-    facts = _table(HourFact)
-    insert = upsert_insert(session)
-    for table, keys in ((_table(HoursCube), CUBE_KEYS), (_table(PersonMonth), PERSON_KEYS),
-                        (_table(LotMonth), LOT_KEYS)):
-        columns = []
-        for k in keys:
-            if k == "structure_kind":
-                columns.append(func.coalesce(facts.c.structure_kind, literal("")).label(k))
-            elif k == "structure_id":
-                columns.append(func.coalesce(facts.c.structure_id, literal(NIL, type_=Uuid)).label(k))
-            else:
-                columns.append(facts.c[k])
-        grouped = (
-            select(*columns, (sign * func.sum(facts.c.centi)).label("centi"))
-            .where(facts.c.entry_id.in_(ids))
-            .group_by(*columns)
-            .order_by(*columns)  # the same lock order in every transaction: concurrent batches do not deadlock
-        )
-        stmt = insert(table).from_select([*keys, "centi"], grouped)
-        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={"centi": table.c.centi + stmt.excluded.centi})
-        await session.execute(stmt)
+CUBES = ((_table(HoursCube), CUBE_KEYS), (_table(PersonMonth), PERSON_KEYS), (_table(LotMonth), LOT_KEYS))
+Cells = tuple[dict[tuple[Any, ...], int], dict[tuple[Any, ...], int], dict[tuple[Any, ...], int]]
+UUID_KEYS = frozenset({"buyer_id", "market_id", "lot_id", "beneficiary_id", "structure_id"})
 
 
-def _cells(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[tuple[Any, ...], int]:
-    """Hours × 100 per cube cell of fact rows, grouped as `_accumulate` does ('' and the nil UUID without a
-    structure)."""
-    raw: dict[tuple[Any, ...], int] = {}
-    key_of = itemgetter(*keys)
-    for row in rows:
-        cell = key_of(row)
-        raw[cell] = raw.get(cell, 0) + row["centi"]
-    fill = [("" if k == "structure_kind" else NIL) if k in ("structure_kind", "structure_id") else None for k in keys]
-    cells: dict[tuple[Any, ...], int] = {}
-    for cell, centi in raw.items():
-        if None in cell:
-            cell = tuple(f if v is None and f is not None else v for v, f in zip(cell, fill, strict=True))
-        cells[cell] = cells.get(cell, 0) + centi
-    return cells
+def _cells(rows: list[tuple[Any, ...]], sign: int = 1, into: Cells | None = None) -> Cells:
+    """Hours × 100 per cell of each cube (CUBES' order, keys as CUBE_KEYS, PERSON_KEYS, LOT_KEYS) of fact rows
+    (FACT_COLUMNS), times `sign`, added to `into` when given. '' and the nil UUID stand for no structure. The UUIDs
+    of a key are kept as their integers (hashed and compared in C: uuid.UUID's are Python code); `_uuid_cell`
+    turns them back."""
+    cube, people, lots = into if into is not None else ({}, {}, {})
+    for r in rows:
+        kind = r[_KIND] or ""
+        structure = r[_STRUCTURE]
+        month, buyer, lot, centi = r[_MONTH], r[_BUYER].int, r[_LOT].int, sign * r[_CENTI]
+        key = (month, buyer, r[_MARKET].int, lot, r[_MODALITY], kind)
+        cube[key] = cube.get(key, 0) + centi
+        key = (month, buyer, r[_BENEFICIARY].int, 0 if structure is None else structure.int, kind)
+        people[key] = people.get(key, 0) + centi
+        key = (lot, month)
+        lots[key] = lots.get(key, 0) + centi
+    return cube, people, lots
 
 
-async def _add_to_cubes(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """`_accumulate(+1)` for fact rows still in memory: grouped here, then one bulk upsert per cube."""
+class _Uuids(dict[int, Any]):
+    """int → uuid.UUID, each built once; `hex=True`: → its 32 hex digits (how SQLAlchemy stores a UUID in SQLite)."""
+
+    def __init__(self, *, hex: bool = False) -> None:  # noqa: A002 - as uuid.UUID(hex=...)
+        super().__init__()
+        self.hex = hex
+
+    def __missing__(self, i: int) -> Any:
+        u = self[i] = f"{i:032x}" if self.hex else uuid.UUID(int=i)
+        return u
+
+
+def _uuid_cell(cell: tuple[Any, ...], flags: tuple[bool, ...], uuids: _Uuids) -> tuple[Any, ...]:
+    return tuple(uuids[v] if f else v for v, f in zip(cell, flags, strict=True))
+
+
+def _firsts(people: dict[tuple[Any, ...], int]) -> dict[tuple[int, int], str]:
+    """(buyer or 0 for all buyers, person) as integers → the first month with a `person_months` cell > 0 among
+    `people` cells."""
+    firsts: dict[tuple[int, int], str] = {}
+    for (month, buyer, person, _structure, _kind), centi in people.items():
+        if centi > 0:
+            for key in ((buyer, person), (0, person)):
+                known = firsts.get(key)
+                if known is None or month < known:
+                    firsts[key] = month
+    return firsts
+
+
+async def _add_to_cubes(session: AsyncSession, rows: list[tuple[Any, ...]], sign: int = 1) -> None:
+    """Add (+1) or take away (−1) the hours of fact rows to the cubes the reports read: grouped here, then one bulk
+    upsert per cube; then the first months of these people (lowered where hours were added, recomputed where some
+    were taken away). During a rebuild (DEFER_CUBES), only added up in memory."""
     if not rows:
         return
-    insert = upsert_insert(session)
+    deferred: DeferredCubes | None = session.info.get(DEFER_CUBES)
+    if deferred is not None:
+        _cells(rows, sign, deferred.cells)
+        return
+    postgres = _dialect(session) == "postgresql"
     # concurrent writers on PostgreSQL take the cells in one order, so they do not deadlock
-    ordered = session.bind is not None and session.bind.dialect.name == "postgresql" and not session.info.get("serialized")
-    for table, keys in ((_table(HoursCube), CUBE_KEYS), (_table(PersonMonth), PERSON_KEYS),
-                        (_table(LotMonth), LOT_KEYS)):
-        cells = _cells(rows, keys)
-        stmt = insert(table)
-        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={"centi": table.c.centi + stmt.excluded.centi})
-        items = sorted(cells.items()) if ordered else cells.items()
-        # RETURNING makes it "insertmanyvalues": a few hundred cells per statement (their keys are distinct)
-        await session.execute(stmt.returning(table.c.centi),
-                              [dict(zip(keys, cell, strict=True), centi=centi) for cell, centi in items])
+    ordered = postgres and not session.info.get("serialized")
+    cells = _cells(rows, sign)
+    uuids = _Uuids(hex=not postgres)  # values as the driver takes them (see _bulk_insert)
+    for (table, keys), cube in zip(CUBES, cells, strict=True):
+        flags = (*(k in UUID_KEYS for k in keys), False)
+        items = sorted(cube.items()) if ordered else cube.items()
+        await _bulk_upsert(session, table, (*keys, "centi"), keys, f"centi = {table.name}.centi + excluded.centi",
+                           [_uuid_cell((*cell, centi), flags, uuids) for cell, centi in items])
+    if sign < 0:
+        persons = {person for _month, _buyer, person, *_ in cells[1]}
+        await _refresh_firsts(session, sorted(uuid.UUID(int=p) for p in persons))
+        return
+    firsts = _firsts(cells[1])  # hours are never negative: those cells are > 0 now
+    table = _table(PersonFirst)
+    items = sorted(firsts.items()) if ordered else firsts.items()
+    await _bulk_upsert(session, table, (*FIRST_KEYS, "first_month"), FIRST_KEYS,
+                       f"first_month = excluded.first_month WHERE {table.name}.first_month > excluded.first_month",
+                       [(uuids[b], uuids[p], m) for (b, p), m in items])
+
+
+async def _bulk_upsert(session: AsyncSession, table: Table, columns: tuple[str, ...], keys: tuple[str, ...],
+                       update_sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """INSERT … ON CONFLICT (keys) DO UPDATE SET `update_sql` for many rows of driver values (UUIDs on PostgreSQL,
+    their hex digits on SQLite), one executemany of the driver: no per-value work in SQLAlchemy."""
+    if not rows:
+        return
+    conn = await session.connection()
+    postgres = conn.dialect.name == "postgresql"
+    marks = ", ".join(f"${i}" for i in range(1, len(columns) + 1)) if postgres else ", ".join("?" * len(columns))
+    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks}) "
+           f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {update_sql}")
+    if postgres:
+        raw = await conn.get_raw_connection()
+        await raw.driver_connection.executemany(sql, rows)
+    else:
+        await conn.exec_driver_sql(sql, rows)
+
+
+def _firsts_select(pm: Table, where: list[Any], *, all_buyers: bool) -> Any:
+    buyer = literal(NIL, type_=Uuid).label("buyer_id") if all_buyers else pm.c.buyer_id
+    group = [pm.c.beneficiary_id] if all_buyers else [pm.c.buyer_id, pm.c.beneficiary_id]
+    return (select(buyer, pm.c.beneficiary_id, func.min(pm.c.month).label("first_month"))
+            .where(pm.c.centi > 0, *where).group_by(*group).order_by(*group))
+
+
+async def _refresh_firsts(session: AsyncSession, persons: list[uuid.UUID]) -> None:
+    """Recompute the first months of `persons` from `person_months` (after hours were taken away: the first month
+    may move later, or the person be reached no more)."""
+    firsts, pm = _table(PersonFirst), _table(PersonMonth)
+    for i in range(0, len(persons), IN_CHUNK):
+        chunk = persons[i:i + IN_CHUNK]
+        await session.execute(firsts.delete().where(firsts.c.beneficiary_id.in_(chunk)))
+        for all_buyers in (False, True):
+            await session.execute(firsts.insert().from_select(
+                ["buyer_id", "beneficiary_id", "first_month"],
+                _firsts_select(pm, [pm.c.beneficiary_id.in_(chunk)], all_buyers=all_buyers)))
+
+
+async def _fact_rows(session: AsyncSession, where: Any) -> list[tuple[Any, ...]]:
+    facts = _table(HourFact)
+    return [tuple(r) for r in (await session.execute(select(*(facts.c[c] for c in FACT_COLUMNS)).where(where)))]
+
+
+def _leading(item: tuple[tuple[Any, ...], int]) -> Any:
+    return item[0][0]
+
+
+class DeferredCubes:
+    """The rebuild's cube cells, added up in memory (session.info[DEFER_CUBES]) and written once by `flush_cubes`:
+    no million small upserts, no dead row versions, rows in primary-key order."""
+
+    def __init__(self) -> None:
+        self.cells: Cells = ({}, {}, {})
+
+
+async def flush_cubes(session: AsyncSession) -> None:
+    """End of a rebuild: take away the entries whose correction came first (born superseded), then write the cubes
+    and the first months accumulated by DeferredCubes."""
+    deferred: DeferredCubes = session.info.pop(DEFER_CUBES)
+    facts, sup = _table(HourFact), _table(Supersession)
+    flipped = await session.execute(
+        update(facts).where(facts.c.entry_id.in_(select(sup.c.corrected_entry_id)), facts.c.superseded.is_(False))
+        .values(superseded=True).returning(*(facts.c[c] for c in FACT_COLUMNS)))
+    _cells([tuple(r) for r in flipped], -1, deferred.cells)
+    # written as stored: UUIDs for COPY on PostgreSQL, hex strings on SQLite (no bind processing per value)
+    uuids = _Uuids(hex=_dialect(session) != "postgresql")
+    # grouped by the first column of their primary key (the month, the lot): a period's or a lot's rows then sit on
+    # few pages of PostgreSQL's heap; a full sort of the tuples would cost seconds
+    cube, people, lots = (sorted(cells.items(), key=_leading) for cells in deferred.cells)
+    u = uuids
+    for table, rows in (
+        (_table(HoursCube), [(m, u[b], u[mk], u[lot], mo, k, c) for (m, b, mk, lot, mo, k), c in cube]),
+        (_table(PersonMonth), [(m, u[b], u[p], u[st], k, c) for (m, b, p, st, k), c in people]),
+        (_table(LotMonth), [(u[lot], m, c) for (lot, m), c in lots]),
+    ):
+        await session.execute(delete(table))
+        await _bulk_insert(session, table, (*(c.name for c in table.primary_key.columns), "centi"), rows, encoded=True)
+    firsts = _table(PersonFirst)
+    await session.execute(delete(firsts))
+    await _bulk_insert(session, firsts, ("buyer_id", "beneficiary_id", "first_month"), [
+        (uuids[b], uuids[p], m) for (b, p), m in sorted(_firsts(deferred.cells[1]).items())], encoded=True)
 
 
 IN_CHUNK = 5000  # ids per IN (...) list (SQLite binds at most 32,766 parameters per statement)
 
 
+async def _present(session: AsyncSession, column: Any, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of `ids` found in `column` (a primary key), in bulk: one array parameter on PostgreSQL, plain IN lists
+    of hex strings (SQLAlchemy's storage of UUIDs) on SQLite."""
+    if not ids:
+        return set()
+    if _dialect(session) == "postgresql":
+        ids_param = bindparam("ids", ids, type_=postgresql.ARRAY(Uuid()))
+        return set((await session.execute(select(column).where(column == any_(ids_param)))).scalars())
+    conn = await session.connection()
+    found: set[uuid.UUID] = set()
+    for i in range(0, len(ids), IN_CHUNK):
+        chunk = tuple(u.hex for u in ids[i:i + IN_CHUNK])
+        sql = f"SELECT {column.name} FROM {column.table.name} WHERE {column.name} IN ({', '.join('?' * len(chunk))})"
+        found.update(uuid.UUID(hex=h) for (h,) in (await conn.exec_driver_sql(sql, chunk)).all())
+    return found
+
+
+async def _bulk_insert(session: AsyncSession, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]],
+                       *, repeated: tuple[str, ...] = (), encoded: bool = False) -> None:
+    """Append rows (tuples in `columns` order) by the fastest path of the backend: COPY on PostgreSQL; on SQLite one
+    executemany of tuples in SQLAlchemy's storage format: each value through its column's bind processor (UUIDs
+    straight to their hex digits; the values of columns in `repeated` converted once each), unless `encoded`."""
+    if not rows:
+        return
+    conn = await session.connection()
+    dialect = conn.dialect
+    if dialect.name == "postgresql":
+        raw = await conn.get_raw_connection()
+        await raw.driver_connection.copy_records_to_table(table.name, records=rows, columns=list(columns))
+        return
+    if not encoded:
+        rows = _encode_for_sqlite(table, columns, rows, dialect, repeated)
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    await conn.exec_driver_sql(sql, rows)
+
+
+def _encode_for_sqlite(table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]], dialect: Any,
+                       repeated: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """Rows → the values SQLAlchemy would bind, column by column (one comprehension per column, not a loop per
+    value): UUIDs to their hex digits (each distinct one formatted once), other types through their bind
+    processor (once per distinct value for the columns in `repeated`)."""
+    hexes = _Uuids(hex=True)
+    values = list(zip(*rows, strict=True))
+    for i, name in enumerate(columns):
+        column_type = table.c[name].type
+        if isinstance(column_type, Uuid):
+            values[i] = [None if v is None else hexes[v.int] for v in values[i]]
+            continue
+        p = column_type.dialect_impl(dialect).bind_processor(dialect)
+        if p is None:
+            continue
+        if name in repeated:
+            done = {v: None if v is None else p(v) for v in set(values[i])}
+            values[i] = [done[v] for v in values[i]]
+        else:
+            values[i] = [None if v is None else p(v) for v in values[i]]
+    return list(zip(*values, strict=True))
+
+
 async def _add_facts(session: AsyncSession, entries: list[tuple[HourEntry, Envelope]]) -> None:
-    facts = _table(HourFact)
-    rows: dict[uuid.UUID, dict[str, Any]] = {}
+    """Insert the entries not seen before (the same entry twice: the first wins), then count their hours. An entry
+    whose correction arrived first is born superseded, and never counted (in a rebuild, `flush_cubes` sees to it)."""
+    by_id: dict[uuid.UUID, tuple[HourEntry, Any]] = {}
     for entry, envelope in entries:
-        rows.setdefault(entry.entry_id, _fact(entry, envelope))  # the same entry twice in a batch: the first wins
-    # executemany ("insertmanyvalues"): one cached statement, a few thousand rows at a time
-    inserted = list((await session.execute(
-        upsert_insert(session)(facts).on_conflict_do_nothing().returning(facts.c.entry_id), list(rows.values())
-    )).scalars())
-    if not inserted:
+        if entry.entry_id not in by_id:
+            by_id[entry.entry_id] = (entry, envelope.occurred_at)
+    ids = list(by_id)
+    deferred = session.info.get(DEFER_CUBES) is not None
+    if deferred:  # a rebuild: the entries are new unless a stream repeats one (rare), so first try them all at once
+        rows = [_fact_row(*by_id[i]) for i in ids]
+        try:
+            async with session.begin_nested():
+                await _bulk_insert(session, _table(HourFact), FACT_COLUMNS, rows, repeated=("recorded_at",))
+        except (IntegrityError, UniqueViolationError):
+            pass  # one was there already: sort them out below
+        else:
+            await _add_to_cubes(session, rows)
+            return
+    seen = await _present(session, _table(HourFact).c.entry_id, ids)
+    new = [i for i in ids if i not in seen] if seen else ids
+    if not new:
         return  # all already there: a replay
-    # An entry whose correction arrived first is born superseded, and never counted.
-    sup = _table(Supersession)
-    born_superseded: set[uuid.UUID] = set()
-    for i in range(0, len(inserted), IN_CHUNK):
-        chunk = inserted[i:i + IN_CHUNK]
-        corrected = list((await session.execute(
-            select(sup.c.corrected_entry_id).where(sup.c.corrected_entry_id.in_(chunk))
-        )).scalars())
-        if corrected:
-            await session.execute(update(facts).where(facts.c.entry_id.in_(corrected)).values(superseded=True))
-            born_superseded.update(corrected)
-    await _add_to_cubes(session, [rows[i] for i in inserted if i not in born_superseded])
+    corrected = set() if deferred else await _present(session, _table(Supersession).c.corrected_entry_id, new)
+    rows = [_fact_row(*by_id[i], i in corrected) for i in new]
+    await _bulk_insert(session, _table(HourFact), FACT_COLUMNS, rows, repeated=("recorded_at",))
+    await _add_to_cubes(session, [r for r in rows if not r[_SUPERSEDED]] if corrected else rows)
 
 
 async def _supersede(session: AsyncSession, entry_id: uuid.UUID) -> None:
     facts = _table(HourFact)
-    flipped = list((await session.execute(
+    flipped = await session.execute(
         update(facts).where(facts.c.entry_id == entry_id, facts.c.superseded.is_(False))
-        .values(superseded=True).returning(facts.c.entry_id)
-    )).scalars())
-    await _accumulate(session, flipped, -1)
+        .values(superseded=True).returning(*(facts.c[c] for c in FACT_COLUMNS)))
+    await _add_to_cubes(session, [tuple(r) for r in flipped], -1)
 
 
 async def _on_hours_recorded(session: AsyncSession, events: list[tuple[HoursRecorded, Envelope]]) -> None:
@@ -236,21 +427,19 @@ async def on_hours_corrected(session: AsyncSession, event: HoursCorrected, envel
 async def _replace_in_place(session: AsyncSession, entry: HourEntry, envelope: Envelope) -> None:
     """A correction keeping the entry's id: the newest recording wins."""
     facts = _table(HourFact)
-    current = (await session.execute(
-        select(facts.c.recorded_at, facts.c.superseded).where(facts.c.entry_id == entry.entry_id)
-    )).first()
-    if current is None:
+    current = await _fact_rows(session, facts.c.entry_id == entry.entry_id)
+    if not current:
         await _add_facts(session, [(entry, envelope)])
         return
-    if current.recorded_at >= envelope.occurred_at:
+    old = current[0]
+    if old[_RECORDED_AT] >= envelope.occurred_at:
         return
-    if not current.superseded:
-        await _accumulate(session, [entry.entry_id], -1)
-    values = _fact(entry, envelope)
-    values.pop("superseded")
-    await session.execute(update(facts).where(facts.c.entry_id == entry.entry_id).values(values))
-    if not current.superseded:
-        await _accumulate(session, [entry.entry_id], +1)
+    new = _fact_row(entry, envelope.occurred_at, old[_SUPERSEDED])
+    await session.execute(update(facts).where(facts.c.entry_id == entry.entry_id)
+                          .values(dict(zip(FACT_COLUMNS[1:_SUPERSEDED], new[1:_SUPERSEDED], strict=True))))
+    if not old[_SUPERSEDED]:
+        await _add_to_cubes(session, [old], -1)
+        await _add_to_cubes(session, [new], +1)
 
 
 async def _on_lot_progress(session: AsyncSession, events: list[tuple[LotProgress, Envelope]]) -> None:

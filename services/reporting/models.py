@@ -132,6 +132,19 @@ class PersonMonth(Base, table=True):
     centi: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
+class PersonFirst(Base, table=True):
+    """The first month in which a person has counted hours (a `person_months` cell > 0), over all buyers
+    (`buyer_id` = nil UUID) and per buyer: the "new people" of a period are those whose first month falls in it, one
+    index range instead of an anti-join over every person's months. Kept by the handlers (lowered as hours arrive,
+    recomputed from `person_months` when hours are taken away) and refilled by the rebuild."""
+
+    __tablename__ = "person_firsts"
+    __table_args__ = (Index("ix_person_firsts_month", "buyer_id", "first_month"), {"sqlite_with_rowid": False})
+    buyer_id: uuid.UUID = Field(primary_key=True)
+    beneficiary_id: uuid.UUID = Field(primary_key=True)
+    first_month: str = Field(max_length=7)
+
+
 class Supersession(Base, table=True):
     """`corrected_entry_id` was replaced by `by_entry_id` (hours.corrected), at `corrected_at`."""
 

@@ -2,7 +2,8 @@
 
 Hours and people come from cubes the handlers keep up to date (`hours_cube`: counted hours per buyer, market,
 lot, modality, structure kind and month; `person_months`: per person, month, buyer and structure; `lot_months`:
-per lot and month), so a report reads
+per lot and month; `person_firsts`: each person's first month with counted hours, for new people), so a report
+reads
 a few thousand pre-aggregated rows instead of every entry; Python only rolls up small grouped rows and applies the
 funders' small-cell rule. Definitions:
 - hours: counted hours (latest version of each entry) whose month is in the period;
@@ -40,6 +41,7 @@ from services.reporting.models import (
     LotView,
     MarketView,
     PersonCategory,
+    PersonFirst,
     PersonMonth,
     PersonView,
     PlacementView,
@@ -61,6 +63,7 @@ ST = StructureView.__table__
 HC = HoursCube.__table__
 PM = PersonMonth.__table__
 LM = LotMonth.__table__
+PF = PersonFirst.__table__
 NIL = uuid.UUID(int=0)
 
 ACTIVE = ("awarded", "closed")
@@ -107,11 +110,12 @@ class Sources:
     cube: Any  # buyer_id, market_id, lot_id, modality, structure_kind, month, centi
     people: Any  # beneficiary_id, month, buyer_id, structure_id, structure_kind, centi
     lots: Any  # lot_id, month, centi
+    firsts: Any = None  # buyer_id (nil: all buyers), beneficiary_id, first_month; None: derived from `people`
 
     @staticmethod
     def of(scope: Scope) -> Sources:
         if scope.as_of is None:
-            return Sources(HC, PM, LM)
+            return Sources(HC, PM, LM, PF)
         where = counted(scope)
         kind = func.coalesce(F.c.structure_kind, "").label("structure_kind")
         sid = func.coalesce(F.c.structure_id, literal(NIL, type_=Uuid)).label("structure_id")
@@ -151,57 +155,117 @@ def _active_lots(scope: Scope, period: rules.Period) -> list[ColumnElement[bool]
     return [L.c.status.in_(ACTIVE), L.c.start_date <= period.end, L.c.end_date >= period.start, *_lot_scope(scope)]
 
 
-async def totals(session: AsyncSession, scope: Scope, period: rules.Period, policy: Policy,
-                 src: Sources | None = None) -> dict[str, Any]:
-    """The headline figures of a period (also used for the previous period and the year to date)."""
-    src = src or Sources.of(scope)
-    cube, pm = src.cube, src.people
-    hours_total = hours_of((await session.execute(select(func.sum(cube.c.centi)).where(*_in(cube, scope, period))))
-                           .scalar())
+async def _new_people(session: AsyncSession, scope: Scope, period: rules.Period, src: Sources) -> int:
+    """People reached in the period with no counted hours before it, from `src.people` (probed once per person
+    reached)."""
+    pm = src.people
     reached = [*_in(pm, scope, period), pm.c.centi > 0]
-    people, structures = (await session.execute(
-        select(func.count(func.distinct(pm.c.beneficiary_id)),
-               func.count(func.distinct(case((pm.c.structure_id != NIL, pm.c.structure_id)))))
-        .where(*reached)
-    )).one()
-    # new people: reached in the period, with no counted hours before it (probed once per person reached)
     persons = select(pm.c.beneficiary_id).where(*reached).distinct().subquery("reached")
     earlier = pm.alias("earlier")
     before = [earlier.c.beneficiary_id == persons.c.beneficiary_id, earlier.c.month < period.first_month,
               earlier.c.centi > 0]
     if scope.buyer_id is not None:
         before.append(earlier.c.buyer_id == scope.buyer_id)
-    new_people = (await session.execute(
+    return int((await session.execute(
         select(func.count()).select_from(persons).where(~exists().where(*before))
-    )).scalar_one()
-    companies = (await session.execute(
-        select(func.count(func.distinct(L.c.company_siret)))
-        .where(L.c.lot_id.in_(select(cube.c.lot_id).where(*_in(cube, scope, period), cube.c.centi > 0)))
-    )).scalar_one()
-    active = _active_lots(scope, period)
-    owed, lots, markets = (await session.execute(
-        select(func.sum(L.c.owed_hours), func.count(), func.count(func.distinct(L.c.market_id))).where(*active)
+    )).scalar_one())
+
+
+async def totals(session: AsyncSession, scope: Scope, period: rules.Period, policy: Policy,
+                 src: Sources | None = None) -> dict[str, Any]:
+    """The headline figures of a period."""
+    return (await totals_of(session, scope, [period], policy, src))[0]
+
+
+async def totals_of(session: AsyncSession, scope: Scope, periods: list[rules.Period], policy: Policy,
+                    src: Sources | None = None) -> list[dict[str, Any]]:
+    """The headline figures of several periods (a report's period, the previous one, the year to date) read
+    together: one scan of the months they span per figure, each row flagged with the periods it falls in, instead
+    of one set of queries per period."""
+    src = src or Sources.of(scope)
+    cube, pm, lm = src.cube, src.people, src.lots
+    first, last = min(p.first_month for p in periods), max(p.last_month for p in periods)
+
+    def span(t: Any) -> list[ColumnElement[bool]]:
+        where = [t.c.month.between(first, last)]
+        if scope.buyer_id is not None:
+            where.append(t.c.buyer_id == scope.buyer_id)
+        return where
+
+    def flags(month: Any) -> list[Any]:
+        return [func.max(case((month.between(p.first_month, p.last_month), 1), else_=0)).label(f"in_{i}")
+                for i, p in enumerate(periods)]
+
+    async def count_flagged(flagged: Any) -> list[int]:
+        """How many rows of `flagged` (one per key, with in_<i> flags) are flagged in each period."""
+        row = (await session.execute(select(*(func.coalesce(func.sum(flagged.c[f"in_{i}"]), 0)
+                                              for i in range(len(periods)))))).one()
+        return [int(v) for v in row]
+
+    in_period = [lambda month, p=p: p.first_month <= month <= p.last_month for p in periods]
+    centi_by_month = (await session.execute(
+        select(cube.c.month, func.sum(cube.c.centi)).where(*span(cube)).group_by(cube.c.month))).all()
+    hours_total = [hours_of(sum(int(c or 0) for m, c in centi_by_month if within(m))) for within in in_period]
+
+    reached = [*span(pm), pm.c.centi > 0]
+    people = await count_flagged(select(pm.c.beneficiary_id, *flags(pm.c.month))
+                                 .where(*reached).group_by(pm.c.beneficiary_id).subquery())
+    structures = await count_flagged(select(pm.c.structure_id, *flags(pm.c.month))
+                                     .where(*reached, pm.c.structure_id != NIL).group_by(pm.c.structure_id).subquery())
+    new_people = await _new_people_of(session, scope, periods, src)
+    with_hours = (select(cube.c.lot_id, *flags(cube.c.month)).where(*span(cube), cube.c.centi > 0)
+                  .group_by(cube.c.lot_id).subquery())
+    companies = [int(v) for v in (await session.execute(
+        select(*(func.count(func.distinct(case((with_hours.c[f"in_{i}"] == 1, L.c.company_siret))))
+                 for i in range(len(periods))))
+        .select_from(L.join(with_hours, with_hours.c.lot_id == L.c.lot_id))
+    )).one()]
+
+    # lots awarded or closed, and the hours realised on each up to each period's end
+    awarded = (await session.execute(
+        select(L.c.lot_id, L.c.market_id, L.c.owed_hours, L.c.start_date, L.c.end_date)
+        .where(L.c.status.in_(ACTIVE), *_lot_scope(scope)))).all()
+    untils = [p.last_month for p in periods]
+    realised = {row[0]: row[1:] for row in (await session.execute(
+        select(lm.c.lot_id, *(func.sum(case((lm.c.month <= u, lm.c.centi), else_=0)) for u in untils))
+        .where(lm.c.month <= max(untils), lm.c.lot_id.in_(select(L.c.lot_id).where(L.c.status.in_(ACTIVE),
+                                                                                    *_lot_scope(scope))))
+        .group_by(lm.c.lot_id))).all()}
+    out = []
+    for i, period in enumerate(periods):
+        active = [r for r in awarded if r.start_date <= period.end and r.end_date >= period.start]
+        owed_hours = rules.hours(sum((r.owed_hours for r in active), Decimal(0)) if active else None)
+        realised_on_active = hours_of(sum(int(realised[r.lot_id][i] or 0) for r in active if r.lot_id in realised))
+        out.append({
+            "hours": hours_total[i],
+            "owed_hours": owed_hours,
+            "realised_to_date_on_active_lots": realised_on_active,
+            "percent": rules.percent(realised_on_active, owed_hours),
+            "fte": rules.fte(hours_total[i], policy.annual_fte_hours, len(period.months)),
+            "people": people[i],
+            "new_people": new_people[i],
+            "companies": companies[i],
+            "structures": structures[i],
+            "markets": len({r.market_id for r in active}),
+            "lots": len(active),
+        })
+    return out
+
+
+async def _new_people_of(session: AsyncSession, scope: Scope, periods: list[rules.Period], src: Sources
+                         ) -> list[int]:
+    """People reached in each period with no counted hours before it: those whose first month falls in it
+    (`person_firsts`, one index range); "as of" a date, probed once per person reached."""
+    if src.firsts is None:
+        return [await _new_people(session, scope, p, src) for p in periods]
+    pf = src.firsts
+    row = (await session.execute(
+        select(*(func.coalesce(func.sum(case((pf.c.first_month.between(p.first_month, p.last_month), 1), else_=0)), 0)
+                 for p in periods))
+        .where(pf.c.buyer_id == (scope.buyer_id or NIL),
+               pf.c.first_month.between(min(p.first_month for p in periods), max(p.last_month for p in periods)))
     )).one()
-    owed_hours = rules.hours(owed)
-    lm = src.lots
-    realised_on_active = hours_of((await session.execute(
-        select(func.sum(lm.c.centi)).where(lm.c.month <= period.last_month,
-                                           lm.c.lot_id.in_(select(L.c.lot_id).where(*active)))
-    )).scalar())
-    months = len(period.months)
-    return {
-        "hours": hours_total,
-        "owed_hours": owed_hours,
-        "realised_to_date_on_active_lots": realised_on_active,
-        "percent": rules.percent(realised_on_active, owed_hours),
-        "fte": rules.fte(hours_total, policy.annual_fte_hours, months),
-        "people": int(people),
-        "new_people": int(new_people),
-        "companies": int(companies),
-        "structures": int(structures),
-        "markets": int(markets),
-        "lots": int(lots),
-    }
+    return [int(v) for v in row]
 
 
 async def hours_by(session: AsyncSession, scope: Scope, period: rules.Period, src: Sources
@@ -384,11 +448,11 @@ async def build_report(session: AsyncSession, period: rules.Period, scope: Scope
     """The whole report of a period, for a scope; `protect_people` applies the funders' small-cell rule."""
     threshold = policy.small_cell_threshold
     src = Sources.of(scope)
-    head = await totals(session, scope, period, policy, src)
-    people = await people_by(session, scope, period, policy, src)
-    ce = await contracts_and_exits(session, scope, period)
     previous = rules.previous_period(period)
     ytd = rules.year_to_date(period)
+    head, previous_totals, ytd_totals = await totals_of(session, scope, [period, previous, ytd], policy, src)
+    people = await people_by(session, scope, period, policy, src)
+    ce = await contracts_and_exits(session, scope, period)
 
     def protect_totals(t: dict[str, Any]) -> dict[str, Any]:
         if protect_people:
@@ -423,8 +487,8 @@ async def build_report(session: AsyncSession, period: rules.Period, scope: Scope
         "pipeline": await pipeline(session, scope),
         "targets": targets(policy, people, head, protect=protect_people),
         "previous_period": {"period": previous.as_dict(),
-                            "totals": protect_totals(await totals(session, scope, previous, policy, src))},
-        "year_to_date": {"period": ytd.as_dict(), "totals": protect_totals(await totals(session, scope, ytd, policy, src))},
+                            "totals": protect_totals(previous_totals)},
+        "year_to_date": {"period": ytd.as_dict(), "totals": protect_totals(ytd_totals)},
     }
 
 
