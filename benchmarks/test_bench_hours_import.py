@@ -140,7 +140,7 @@ async def _raw_limit(ctx, ids: list[uuid.UUID], months: list[str]) -> float:
     for start in range(0, ROWS, size):
         chunk = [ParsedRow(n + 2, ids[n % len(ids)], months[n // len(ids)], "work", (n % 150) * 100 + 150)
                  for n in range(start, min(start + size, ROWS))]
-        _, rows, _ = prepare(chunk)
+        _, rows, _, _ = prepare(chunk)
         began = time.perf_counter()
         async with ctx.db.session() as session, session.begin():
             await bulk.insert_entries(session, rows, table=RAW_TABLE)

@@ -2,8 +2,8 @@
 
 The hours database is seeded first (lots and placements, through the service's own handlers), then the service runs
 as a process (tests/procs.py) on a real nats-server and BENCH_POST_CLIENTS concurrent clients (default 32, keep-alive
-connections) send new entries for BENCH_POST_SECONDS (default 8): sustained rate of accepted entries, p50/p99
-latency. Every answer must be 201 (each entry is a new placement × month). Runs on SQLite, and on PostgreSQL when
+connections; benchmarks/loadgen.py, a lean client, so the load generator does not eat the shared cores) send new
+entries for BENCH_POST_SECONDS (default 8): sustained rate of accepted entries, p50/p99 latency. Every answer must be 201 (each entry is a new placement × month). Runs on SQLite, and on PostgreSQL when
 it answers (BENCH_BACKENDS, as the other benchmarks).
 """
 
@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import os
 import statistics
 import time
-from collections.abc import Iterator
 
-import httpx
 import pytest
 from harness import TOKEN, declare_streams, running
 from hours.hours_support import seed_lot, seed_placements
+from loadgen import post_for
 from procs import ServiceProcess
 from results import Figure, record
 from test_bench_hours_import import _backends, _database, _drop, _months, nats_url  # noqa: F401 - shared fixture
@@ -42,27 +42,6 @@ async def _seed(url: str, nats_url: str) -> list[str]:
     return ids
 
 
-async def _load(service: ServiceProcess, bodies: Iterator[dict[str, str]]) -> tuple[list[float], dict[int, int], float]:
-    """CLIENTS loops posting the next body until the time is up: (latencies in s, count per status, elapsed)."""
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
-    async with httpx.AsyncClient(base_url=service.url, headers={"Authorization": f"Bearer {TOKEN}"}, limits=limits,
-                                 timeout=30) as client:
-        started = time.perf_counter()
-        deadline = started + SECONDS
-
-        async def worker() -> None:
-            while time.perf_counter() < deadline:
-                began = time.perf_counter()
-                response = await client.post("/hours", json=next(bodies))
-                latencies.append(time.perf_counter() - began)
-                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-
-        await asyncio.gather(*(worker() for _ in range(CLIENTS)))
-        return latencies, statuses, time.perf_counter() - started
-
-
 @pytest.mark.parametrize("backend", _backends())
 async def test_bench_single_entries(backend, nats_url, tmp_path):
     url, pg_name = _database(backend, tmp_path)
@@ -70,18 +49,20 @@ async def test_bench_single_entries(backend, nats_url, tmp_path):
     try:
         ids = await _seed(url, nats_url)
         months = _months(dt.datetime.now(dt.UTC).date())
-        bodies = iter({"placement_id": p, "month": m, "hours": "7"} for m in months for p in ids)
+        bodies = ({"placement_id": p, "month": m, "hours": "7"} for m in months for p in ids)
         await declare_streams(nats_url)  # hours reads MARKETS and MATCHING: ready once they exist
         service.start()
         await asyncio.to_thread(service.wait_ready, 60)
         async with service.client() as warm:  # first connections, first queries
             for _ in range(20):
                 assert (await warm.post("/hours", json=next(bodies))).status_code == 201
-        latencies, statuses, elapsed = await _load(service, bodies)
+        load = await post_for("127.0.0.1", service.port, "/hours", (json.dumps(b).encode() for b in bodies),
+                              {"Authorization": f"Bearer {TOKEN}"}, clients=CLIENTS, seconds=SECONDS)
     finally:
         service.stop()
         _drop([pg_name])
-    assert set(statuses) == {201}, f"réponses : {statuses} ; {service.log_tail()}"
+    assert set(load.statuses) == {201}, f"réponses : {load.statuses} {load.samples} ; {service.log_tail()}"
+    latencies, elapsed = load.latencies, load.elapsed
 
     rate = len(latencies) / elapsed
     cuts = statistics.quantiles(latencies, n=100)

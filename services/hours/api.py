@@ -7,12 +7,13 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
 from services.hours import imports, service
 from services.hours.models import HourImport, LotRef, Placement
 from services.hours.schemas import CorrectionIn, EntryOut, HoursIn, ImportOut, ImportStatusOut, ProgressOut
+from services.hours.writer import entry_writer
 from shared.auth import Facilitator, FacilitatorOrBuyer
 from shared.errors import NotFound
 from shared.service import Ctx, SessionDep
@@ -21,8 +22,10 @@ router = APIRouter()
 
 
 @router.post("/hours", status_code=201, response_model=EntryOut, tags=["heures"])
-async def record_hours(body: HoursIn, session: SessionDep, ctx: Ctx, user: Facilitator) -> EntryOut:
-    return await service.record(session, ctx, body, user.subject)
+async def record_hours(body: HoursIn, ctx: Ctx, user: Facilitator) -> Response:
+    entry = await entry_writer(ctx).record(body, user.subject)
+    # serialised once, as documented by response_model (FastAPI would validate the model again before serialising)
+    return Response(entry.model_dump_json(), status_code=201, media_type="application/json")
 
 
 @router.post("/hours/{entry_id}/corrections", status_code=201, response_model=EntryOut, tags=["heures"])

@@ -31,7 +31,16 @@ from services.hours import bulk, import_rules, sheets
 from services.hours.import_rules import Checked, Key, Known, ParsedRow
 from services.hours.models import HourEntryRow, HourImport, LotRef, Placement
 from services.hours.schemas import ImportOut, RowError
-from services.hours.service import HOURS_RECORDED, IS_CURRENT, hour_entry, placement_view, policy, refresh_progress, today
+from services.hours.service import (
+    HOURS_RECORDED,
+    IS_CURRENT,
+    add_to_lot_months,
+    hour_entry,
+    placement_view,
+    policy,
+    refresh_progress,
+    today,
+)
 from shared.errors import Conflict, DomainError
 from shared.service import ServiceContext
 
@@ -210,7 +219,7 @@ def _event_base(placement: Placement, lot: LotRef) -> dict[str, str | None]:
     return {k: v for k, v in entry.items() if k not in ("entry_id", "month", "hours", "kind")}
 
 
-Prepared = tuple[Sequence[ParsedRow], Sequence[Sequence[Any]], list[dict[str, Any]]]
+Prepared = tuple[Sequence[ParsedRow], Sequence[Sequence[Any]], list[dict[str, Any]], dict[tuple[uuid.UUID, str], int]]
 
 
 class Preparer:
@@ -229,6 +238,7 @@ class Preparer:
     def __call__(self, chunk: Sequence[ParsedRow]) -> Prepared:
         records: list[tuple[Any, ...]] = []
         entries: list[dict[str, str | None]] = []
+        lot_months: dict[tuple[uuid.UUID, str], int] = {}
         bases, next_id, import_id, author, now = self.bases, self.next_id, self.import_id, self.author, self.now
         for row, placement_id, month, kind, hundredths in chunk:
             known = bases.get(placement_id)
@@ -241,16 +251,19 @@ class Preparer:
                             import_id, row, now))
             entries.append({**base, "entry_id": entry_id, "month": month, "kind": kind,
                             "hours": f"{hundredths // 100}.{hundredths % 100:02d}"})
+            lot_month = (lot_id, month)
+            lot_months[lot_month] = lot_months.get(lot_month, 0) + hundredths
         events = [RecordedBatch.model_construct(entries=list(part)) for part in _chunks(entries, MAX_ENTRIES_PER_EVENT)]
-        return chunk, bulk.encode(self.dialect, records), self.outbox.rows(HOURS_RECORDED, events)
+        return chunk, bulk.encode(self.dialect, records), self.outbox.rows(HOURS_RECORDED, events), lot_months
 
 
 async def _write_chunk(ctx: ServiceContext, import_id: uuid.UUID, prepared: Prepared, written_before: int) -> None:
-    chunk, rows, outbox_rows = prepared
+    chunk, rows, outbox_rows, lot_months = prepared
     try:
         async with ctx.db.session() as session, session.begin():
             await bulk.insert_entries(session, rows)
             await ctx.outbox.add_rows(session, outbox_rows)
+            await add_to_lot_months(session, lot_months)
             await session.execute(update(HourImport).where(HourImport.id == import_id).values(
                 rows_written=written_before + len(chunk)))
     except IntegrityError as exc:

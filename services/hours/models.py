@@ -75,7 +75,6 @@ class HourEntryRow(Base, table=True):
               postgresql_where=text("corrects_id IS NOT NULL")),
         CheckConstraint("hundredths >= 0", name="ck_hour_entry_non_negative"),
         CheckConstraint("version >= 1", name="ck_hour_entry_version"),
-        Index("ix_hour_entries_lot_month", "lot_id", "month"),
     )
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     placement_id: uuid.UUID  # checked by the rules; no foreign key: per-row FK triggers would cost the bulk path 5x
@@ -109,6 +108,18 @@ class HourImport(Base, table=True):
     already_recorded: int = 0
     created_at: dt.datetime = Field(default_factory=_now, sa_column=Column(DateTime(timezone=True), nullable=False))
     finished_at: dt.datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
+class LotMonthHours(Base, table=True):
+    """Counted hours of a lot per month (hundredths), kept in the same transaction as the entries that change them:
+    +hours for a new entry, +(new − old) for a correction. A lot's progress reads these few rows instead of summing
+    its entries; tests/hours checks they always equal the sum of the current entries."""
+
+    __tablename__ = "lot_month_hours"
+    __table_args__ = (CheckConstraint("hundredths >= 0", name="ck_lot_month_hours_non_negative"),)
+    lot_id: uuid.UUID = Field(primary_key=True)
+    month: str = Field(primary_key=True, max_length=7)
+    hundredths: int
 
 
 class LotProgressState(Base, table=True):

@@ -9,8 +9,9 @@ import uuid
 import weakref
 from collections.abc import AsyncIterator, Iterable
 from decimal import Decimal
+from typing import Protocol
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -19,7 +20,7 @@ from contracts import spec_for
 from contracts.codes import HourKind, LotStatus, Modality, StructureKind
 from contracts.events.hours import HourEntry, HoursCorrected, HoursRecorded, LotProgress
 from services.hours import rules
-from services.hours.models import HourEntryRow, LotProgressState, LotRef, Placement
+from services.hours.models import HourEntryRow, LotMonthHours, LotProgressState, LotRef, Placement
 from services.hours.schemas import CorrectionIn, EntryOut, HoursIn, MonthPoint, ProgressOut
 from shared.db import Database, upsert_insert
 from shared.errors import Conflict, DomainError, NotFound
@@ -32,6 +33,7 @@ LOT_TARGET_REACHED = spec_for("lot.target_reached", producer="hours")
 LOT_AT_RISK = spec_for("lot.at_risk", producer="hours")
 
 E = HourEntryRow.__table__
+LM = LotMonthHours.__table__
 _corrector = E.alias("corrector")
 # An entry is current when no other entry corrects it.
 IS_CURRENT = ~exists(select(_corrector.c.id).where(_corrector.c.corrects_id == E.c.id))
@@ -77,6 +79,16 @@ def hour_entry(entry_id: uuid.UUID, placement: Placement, lot: LotRef, month: st
     )
 
 
+class Counted(Protocol):
+    """What the cap checks need of an entry (a row, or the writer's lighter tuple)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def hundredths(self) -> int: ...
+
+
 def entry_out(row: HourEntryRow, corrected_by: uuid.UUID | None) -> EntryOut:
     return EntryOut(
         id=row.id, placement_id=row.placement_id, lot_id=row.lot_id, month=row.month, kind=HourKind(row.kind),
@@ -93,7 +105,7 @@ async def current_month_entries(session: AsyncSession, placement_id: uuid.UUID, 
     return list((await session.scalars(query)).all())
 
 
-def _totals(entries: Iterable[HourEntryRow], kind: HourKind, hundredths: int) -> tuple[int, int]:
+def month_totals(entries: Iterable[Counted], kind: HourKind, hundredths: int) -> tuple[int, int]:
     """The placement's month total and training total once an entry of `kind` has `hundredths`."""
     others = [e for e in entries if e.kind != kind]
     month_total = sum(e.hundredths for e in others) + hundredths
@@ -101,7 +113,7 @@ def _totals(entries: Iterable[HourEntryRow], kind: HourKind, hundredths: int) ->
     return month_total, training
 
 
-def _refuse(exc: rules.RuleError, status: int = 422) -> DomainError:
+def refusal(exc: rules.RuleError, status: int = 422) -> DomainError:
     return DomainError(exc.message, field=exc.field, status=status)
 
 
@@ -119,7 +131,7 @@ _SQLITE_WRITERS: weakref.WeakKeyDictionary[Database, asyncio.Lock] = weakref.Wea
 
 
 @contextlib.asynccontextmanager
-async def _writing(session: AsyncSession, ctx: ServiceContext) -> AsyncIterator[None]:
+async def writing(session: AsyncSession, ctx: ServiceContext) -> AsyncIterator[None]:
     """One use case's write transaction; ends committed by the use case, or rolled back here on any error.
     SQLite has one writer at a time: concurrent entries queue on an asyncio lock, first come first served, instead
     of polling the database lock (SQLite's busy handler sleeps up to 100 ms between tries: p99 of seconds under load)."""
@@ -132,47 +144,9 @@ async def _writing(session: AsyncSession, ctx: ServiceContext) -> AsyncIterator[
             raise
 
 
-async def record(session: AsyncSession, ctx: ServiceContext, body: HoursIn, author: str) -> EntryOut:
-    async with _writing(session, ctx):
-        return await _record(session, ctx, body, author)
-
-
-async def _record(session: AsyncSession, ctx: ServiceContext, body: HoursIn, author: str) -> EntryOut:
-    pol = policy(ctx)
-    placement, lot = await _placement_and_lot(session, body.placement_id)
-    try:
-        rules.check_month(body.month, rules.month_of(today()))
-        rules.check_placement(placement_view(placement), body.month)
-        if body.amount_eur is not None:
-            if not rules.counts_by_amount(placement.modality):
-                raise rules.RuleError("amount_eur", "le montant ne se convertit en heures qu'en sous-traitance ou cotraitance")
-            hours = rules.hours_from_subcontracted_amount(body.amount_eur, pol)
-        else:
-            assert body.hours is not None
-            hours = body.hours
-        hundredths = rules.hours_to_hundredths(hours)
-        existing = await current_month_entries(session, placement.placement_id, body.month)
-        same = next((e for e in existing if e.kind == body.kind), None)
-        if same is not None:
-            raise Conflict(f"des heures sont déjà saisies pour ce placement, ce mois et ce type (entrée {same.id}) : "
-                           "faites une correction", field="month")
-        rules.check_caps(body.kind, hundredths, *_totals(existing, body.kind, hundredths), pol)
-    except rules.RuleError as exc:
-        raise _refuse(exc) from exc
-    row = HourEntryRow(placement_id=placement.placement_id, lot_id=lot.lot_id, month=body.month, kind=body.kind,
-                       hundredths=hundredths, author=author, source="manual")
-    session.add(row)
-    await _flush(session, "des heures viennent d'être saisies pour ce placement, ce mois et ce type")
-    await ctx.outbox.emit(session, HOURS_RECORDED, HoursRecorded.model_construct(
-        entries=[hour_entry(row.id, placement, lot, row.month, row.kind, hundredths)]))
-    await refresh_progress(session, ctx, [lot.lot_id])
-    await _commit(session, "des heures viennent d'être saisies pour ce placement, ce mois et ce type")
-    return entry_out(row, None)
-
-
 async def correct(session: AsyncSession, ctx: ServiceContext, entry_id: uuid.UUID, body: CorrectionIn,
                   author: str) -> EntryOut:
-    async with _writing(session, ctx):
+    async with writing(session, ctx):
         return await _correct(session, ctx, entry_id, body, author)
 
 
@@ -189,9 +163,9 @@ async def _correct(session: AsyncSession, ctx: ServiceContext, entry_id: uuid.UU
     try:
         hundredths = rules.hours_to_hundredths(body.hours, allow_zero=True)
         existing = [e for e in await current_month_entries(session, original.placement_id, original.month)]
-        rules.check_caps(kind, hundredths, *_totals(existing, kind, hundredths), policy(ctx))
+        rules.check_caps(kind, hundredths, *month_totals(existing, kind, hundredths), policy(ctx))
     except rules.RuleError as exc:
-        raise _refuse(exc) from exc
+        raise refusal(exc) from exc
     row = HourEntryRow(placement_id=original.placement_id, lot_id=original.lot_id, month=original.month,
                        kind=original.kind, hundredths=hundredths, version=original.version + 1,
                        corrects_id=original.id, reason=body.reason, author=author, source="manual")
@@ -200,6 +174,7 @@ async def _correct(session: AsyncSession, ctx: ServiceContext, entry_id: uuid.UU
     await ctx.outbox.emit(session, HOURS_CORRECTED, HoursCorrected.model_construct(
         entry=hour_entry(row.id, placement, lot, row.month, row.kind, hundredths),
         corrects_entry_id=original.id, reason=body.reason))
+    await add_to_lot_months(session, {(row.lot_id, row.month): hundredths - original.hundredths})
     await refresh_progress(session, ctx, [lot.lot_id])
     await _commit(session, "cette entrée vient d'être corrigée par quelqu'un d'autre : corrigez la dernière version")
     return entry_out(row, None)
@@ -232,22 +207,45 @@ async def history(session: AsyncSession, placement_id: uuid.UUID) -> list[EntryO
 
 
 # ---- progress -------------------------------------------------------------------------------------------------------
-async def compute_progress(session: AsyncSession, ctx: ServiceContext, lot: LotRef) -> rules.Progress:
-    monthly = dict((await session.execute(
-        select(E.c.month, func.sum(E.c.hundredths)).where(E.c.lot_id == lot.lot_id, IS_CURRENT).group_by(E.c.month)
-    )).all())
+async def add_to_lot_months(session: AsyncSession, deltas: dict[tuple[uuid.UUID, str], int]) -> None:
+    """Add each (lot, month)'s change of counted hours to `lot_month_hours`, in the caller's transaction. In key
+    order, so concurrent writers (imports, entries, other replicas) lock the rows in one order: no deadlock.
+    A decrease (a correction downwards) updates the row its entry was counted in: SQLite checks the row an upsert
+    proposes before it sees the conflict, so a negative value would break the CHECK (hundredths >= 0)."""
+    items = sorted(deltas.items())
+    insert = upsert_insert(session)
+    for start in range(0, len(items), 1000):  # 3 parameters a row: well under SQLite's limit of variables
+        part = items[start:start + 1000]
+        increases = [{"lot_id": lot_id, "month": month, "hundredths": d} for (lot_id, month), d in part if d >= 0]
+        if increases:
+            statement = insert(LM).values(increases)
+            await session.execute(statement.on_conflict_do_update(
+                index_elements=[LM.c.lot_id, LM.c.month],
+                set_={"hundredths": LM.c.hundredths + statement.excluded.hundredths}))
+        for (lot_id, month), delta in part:
+            if delta < 0:
+                await session.execute(update(LM).where(LM.c.lot_id == lot_id, LM.c.month == month)
+                                      .values(hundredths=LM.c.hundredths + delta))
+
+
+def _progress(ctx: ServiceContext, lot: LotRef, monthly: dict[str, int]) -> rules.Progress:
     awarded = lot.status not in (LotStatus.DRAFT, LotStatus.SUBMITTED)
-    return rules.progress(lot.owed_hours, lot.start_date, lot.end_date, {m: int(h) for m, h in monthly.items()},
-                          today(), policy(ctx).at_risk_margin, awarded=awarded)
+    return rules.progress(lot.owed_hours, lot.start_date, lot.end_date, monthly, today(), policy(ctx).at_risk_margin,
+                          awarded=awarded)
+
+
+async def compute_progress(session: AsyncSession, ctx: ServiceContext, lot: LotRef) -> rules.Progress:
+    monthly = dict((await session.execute(select(LM.c.month, LM.c.hundredths).where(LM.c.lot_id == lot.lot_id))).all())
+    return _progress(ctx, lot, {m: int(h) for m, h in monthly.items()})
 
 
 async def hours_by_modality(session: AsyncSession, lot_id: uuid.UUID) -> dict[str, Decimal]:
     """For the progress page only: the events do not carry it, so a new entry does not pay for it."""
     P = Placement.__table__
-    by_modality = dict((await session.execute(
+    by_modality = dict((await session.execute(  # the lot's placements, then their entries (by placement)
         select(P.c.modality, func.sum(E.c.hundredths))
-        .join(P, P.c.placement_id == E.c.placement_id)
-        .where(E.c.lot_id == lot_id, IS_CURRENT)
+        .select_from(P).join(E, E.c.placement_id == P.c.placement_id)
+        .where(P.c.lot_id == lot_id, IS_CURRENT)
         .group_by(P.c.modality)
     )).all())
     return {str(m): rules.from_hundredths(int(h)) for m, h in by_modality.items()}
@@ -265,32 +263,47 @@ def progress_out(lot: LotRef, result: rules.Progress, by_modality: dict[str, Dec
     )
 
 
-async def _lock_progress_state(session: AsyncSession, lot_id: uuid.UUID) -> LotProgressState:
-    """The lot's last published flags, created if need be and locked until commit (PostgreSQL; SQLite's write
-    transactions are serial already): concurrent entries of one lot refresh its progress one after the other, each
+async def _lock_progress_states(session: AsyncSession, lot_ids: list[uuid.UUID]) -> dict[uuid.UUID, LotProgressState]:
+    """The lots' last published flags, created if need be and locked until commit, in lot order (PostgreSQL; SQLite's
+    write transactions are serial already): concurrent writers refresh a lot's progress one after the other, each
     seeing the hours committed before it, and a flag change is announced once."""
     insert = upsert_insert(session)
-    await session.execute(insert(LotProgressState.__table__)
-                          .values(lot_id=lot_id, target_reached=False, at_risk=False).on_conflict_do_nothing())
-    query = select(LotProgressState).where(LotProgressState.lot_id == lot_id)
-    return (await session.scalars(query.with_for_update().execution_options(populate_existing=True))).one()
+    await session.execute(insert(LotProgressState.__table__).values(
+        [{"lot_id": lot_id, "target_reached": False, "at_risk": False} for lot_id in lot_ids]).on_conflict_do_nothing())
+    query = (select(LotProgressState).where(LotProgressState.lot_id.in_(lot_ids)).order_by(LotProgressState.lot_id)
+             .with_for_update().execution_options(populate_existing=True))
+    return {state.lot_id: state for state in (await session.scalars(query)).all()}
 
 
 async def refresh_progress(session: AsyncSession, ctx: ServiceContext, lot_ids: Iterable[uuid.UUID]) -> None:
-    """Emit `lot.progressed` for each lot, and `lot.target_reached` / `lot.at_risk` when that flag changed."""
+    """Emit `lot.progressed` for each lot, and `lot.target_reached` / `lot.at_risk` when that flag changed. A few
+    statements whatever the number of lots (a batch of entries, an import, an amendment)."""
     await session.flush()
-    for lot_id in sorted(set(lot_ids)):
-        lot = await session.get(LotRef, lot_id)
-        if lot is None:
-            continue
-        state = await _lock_progress_state(session, lot_id)
-        result = await compute_progress(session, ctx, lot)
-        event = LotProgress(lot_id=lot_id, owed_hours=result.owed, realised_hours=result.realised,
-                            percent=result.percent, forecast_hours=result.forecast, at_risk=result.at_risk,
-                            as_of=today())
-        await ctx.outbox.emit(session, LOT_PROGRESSED, event)
+    wanted = sorted(set(lot_ids))
+    for start in range(0, len(wanted), 1000):
+        await _refresh_lots(session, ctx, wanted[start:start + 1000])
+
+
+async def _refresh_lots(session: AsyncSession, ctx: ServiceContext, lot_ids: list[uuid.UUID]) -> None:
+    lots = {lot.lot_id: lot for lot in (await session.scalars(select(LotRef).where(LotRef.lot_id.in_(lot_ids)))).all()}
+    known = [lot_id for lot_id in lot_ids if lot_id in lots]
+    if not known:
+        return
+    states = await _lock_progress_states(session, known)
+    monthly: dict[uuid.UUID, dict[str, int]] = {lot_id: {} for lot_id in known}
+    found = await session.execute(select(LM.c.lot_id, LM.c.month, LM.c.hundredths).where(LM.c.lot_id.in_(known)))
+    for lot_id, month, hundredths in found.all():
+        monthly[lot_id][month] = int(hundredths)
+    rows: list[dict[str, object]] = []
+    for lot_id in known:
+        result, state = _progress(ctx, lots[lot_id], monthly[lot_id]), states[lot_id]
+        event = LotProgress.model_construct(
+            lot_id=lot_id, owed_hours=result.owed, realised_hours=result.realised, percent=result.percent,
+            forecast_hours=result.forecast, at_risk=result.at_risk, as_of=today())
+        rows += ctx.outbox.rows(LOT_PROGRESSED, [event])
         if result.target_reached and not state.target_reached:
-            await ctx.outbox.emit(session, LOT_TARGET_REACHED, event)
+            rows += ctx.outbox.rows(LOT_TARGET_REACHED, [event])
         if result.at_risk != state.at_risk:
-            await ctx.outbox.emit(session, LOT_AT_RISK, event)
+            rows += ctx.outbox.rows(LOT_AT_RISK, [event])
         state.target_reached, state.at_risk = result.target_reached, result.at_risk
+    await ctx.outbox.add_rows(session, rows)

@@ -9,7 +9,7 @@ from typing import Any
 
 from harness import published_events
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 
 from contracts import Envelope, new_envelope, spec_for
 from contracts.codes import LotStatus
@@ -87,9 +87,28 @@ async def count_rows(ctx: Any, table_name: str) -> int:
 
 
 async def snapshot(ctx: Any) -> dict[str, int]:
-    """Row counts of everything an import may write, and the number of events the service has published."""
-    counts = {name: await count_rows(ctx, name) for name in ("hour_entries", "hour_imports", "lot_progress_state")}
-    return {**counts, "events": len(await published_events(ctx))}
+    """Row counts of everything an import may write, the lots' monthly totals, and the number of events the service
+    has published."""
+    counts = {name: await count_rows(ctx, name)
+              for name in ("hour_entries", "hour_imports", "lot_progress_state", "lot_month_hours")}
+    stored, _ = await lot_month_totals(ctx)
+    return {**counts, "lot_month_hundredths": sum(stored.values()), "events": len(await published_events(ctx))}
+
+
+async def lot_month_totals(ctx: Any) -> tuple[dict[tuple[Any, str], int], dict[tuple[Any, str], int]]:
+    """(kept, recomputed): the `lot_month_hours` the writers maintain, and the same totals summed from the current
+    entries (those no other entry corrects)."""
+    tables = ctx.tables.outbox.metadata.tables
+    entries, totals = tables["hour_entries"], tables["lot_month_hours"]
+    corrector = entries.alias("corrector")
+    current = ~exists(select(corrector.c.id).where(corrector.c.corrects_id == entries.c.id))
+    async with ctx.db.session() as session:
+        kept = {(lot, month): h for lot, month, h in
+                (await session.execute(select(totals.c.lot_id, totals.c.month, totals.c.hundredths))).all()}
+        summed = {(lot, month): int(h) for lot, month, h in (await session.execute(
+            select(entries.c.lot_id, entries.c.month, func.sum(entries.c.hundredths)).where(current)
+            .group_by(entries.c.lot_id, entries.c.month))).all()}
+    return kept, summed
 
 
 def csv_bytes(rows: list[list[str]], *, sep: str = ";", bom: bool = False, encoding: str = "utf-8",

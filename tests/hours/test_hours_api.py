@@ -200,8 +200,9 @@ async def test_an_amendment_refreshes_the_progress_of_a_followed_lot(database_ur
 
 async def test_concurrent_entries_of_one_lot_are_each_recorded_once(database_url, nats_url):
     """Entries of one lot arriving together (the benchmark's load): each is stored once, the lot's progress state is
-    created once (no 500 on PostgreSQL), the same key sent twice at once gives a 409, and the last progress event
-    counts every entry (each refresh waits for the previous one and sees its hours)."""
+    created once (no 500 on PostgreSQL), the same key sent twice at once gives a 409, and the progress events count
+    up to every entry (entries that arrive together are written in one transaction with one refresh of the lot: one
+    `lot.progressed` per batch, each seeing the hours committed before it)."""
     async with running(create_app, database_url=database_url("hours"), nats_url=nats_url) as client:
         lot = (await seed_lot(client.ctx)).lots[0]
         placements = await seed_placements(client.ctx, lot.lot_id, count=8, start_date=dt.date(2026, 1, 1))
@@ -212,5 +213,8 @@ async def test_concurrent_entries_of_one_lot_are_each_recorded_once(database_url
         assert sorted(a.status_code for a in answers) == [201] * 8 + [409] * 2, [a.text for a in answers]
         assert await count_rows(client.ctx, "hour_entries") == 8
         assert await count_rows(client.ctx, "lot_progress_state") == 1
-        realised = [d["realised_hours"] for k, d in await outbox_events(client.ctx) if k == "lot.progressed"]
-        assert len(realised) == 8 and realised[-1] == "80.00"
+        events = await outbox_events(client.ctx)
+        realised = [Decimal(d["realised_hours"]) for k, d in events if k == "lot.progressed"]
+        assert 1 <= len(realised) <= 8 and realised == sorted(realised) and realised[-1] == Decimal("80.00")
+        recorded = [e["entry_id"] for k, d in events if k == "hours.recorded" for e in d["entries"]]
+        assert len(recorded) == len(set(recorded)) == 8  # each entry announced once

@@ -1,5 +1,6 @@
 """Properties (hypothesis), on one running service per module (SQLite, real NATS):
-- for any sequence of entries and corrections, realised hours = the sum of the latest versions;
+- for any sequence of entries, imports and corrections, realised hours = the sum of the latest versions, and the
+  lots' monthly totals (`lot_month_hours`) = the sums of the current entries;
 - re-importing any accepted file (the same bytes, or the same rows saved differently) changes nothing;
 - a rejected file writes nothing."""
 
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 from harness import running
-from hours_support import csv_bytes, post_file, seed_lot, seed_placements, snapshot
+from hours_support import csv_bytes, lot_month_totals, post_file, seed_lot, seed_placements, snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -51,11 +52,13 @@ def hours_for(kind: str) -> st.SearchStrategy[Decimal]:
 
 record_op = st.tuples(st.just("record"), st.integers(0, 2), st.sampled_from(MONTHS), st.sampled_from(KINDS)).flatmap(
     lambda t: st.tuples(st.just(t), hours_for(t[3])))
+import_op = st.tuples(st.just("import"), st.lists(
+    st.tuples(st.integers(0, 2), st.sampled_from(MONTHS), st.just("work"), st.integers(1, 15000)), min_size=1, max_size=5))
 correct_op = st.tuples(st.just("correct"), st.integers(0, 50), st.integers(0, 3500).map(lambda h: Decimal(h).scaleb(-2)))
 
 
 @SETTINGS
-@given(ops=st.lists(st.one_of(record_op, correct_op), min_size=1, max_size=25))
+@given(ops=st.lists(st.one_of(record_op, correct_op, import_op), min_size=1, max_size=25))
 def test_realised_hours_are_the_sum_of_the_latest_versions(service, ops):
     run, client = service
 
@@ -65,6 +68,23 @@ def test_realised_hours_are_the_sum_of_the_latest_versions(service, ops):
         entries: list[str] = []
         corrected: set[str] = set()
         for op in ops:
+            if op[0] == "import":  # a statement of new keys (a key already recorded would be refused or skipped)
+                rows, seen = [], set()
+                for p, month, kind, h in op[1]:
+                    if (pids[p], month, kind) not in latest and (pids[p], month, kind) not in seen:
+                        seen.add((pids[p], month, kind))
+                        rows.append([pids[p], month, str(Decimal(h).scaleb(-2)), kind])
+                if not rows:
+                    continue
+                response = await post_file(client, csv_bytes(rows))
+                assert response.status_code == 200 and response.json()["accepted"] == len(rows), response.text
+                for pid in {r[0] for r in rows}:
+                    for h in (await client.get("/hours", params={"placement_id": pid})).json():
+                        key = (pid, h["month"], h["kind"])
+                        if key in seen and h["current"]:
+                            latest[key] = (h["id"], Decimal(h["hours"]))
+                            entries.append(h["id"])
+                continue
             if op[0] == "correct":
                 _, index, hours = op
                 if not entries:
@@ -97,6 +117,8 @@ def test_realised_hours_are_the_sum_of_the_latest_versions(service, ops):
             current += [(h["id"], Decimal(h["hours"])) for h in (await client.get("/hours", params={"placement_id": pid})).json()
                         if h["current"]]
         assert sorted(current) == sorted(latest.values())
+        kept, summed = await lot_month_totals(client.ctx)
+        assert kept == summed  # the lots' monthly totals are the sums of the current entries
 
     run(scenario())
 
@@ -146,6 +168,8 @@ def test_reimporting_an_accepted_file_changes_nothing(service, data, first, seco
         assert resaved.status_code == 200, resaved.text
         assert (resaved.json()["accepted"], resaved.json()["already_recorded"]) == (0, len(rows))
         after = await snapshot(client.ctx)
+        kept, summed = await lot_month_totals(client.ctx)
+        assert kept == summed
         assert {k: v for k, v in after.items() if k != "hour_imports"} == {k: v for k, v in before.items() if k != "hour_imports"}
 
     run(scenario())
