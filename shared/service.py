@@ -5,9 +5,10 @@ Each service's `app.py` calls `create_service_app` with its own metadata, migrat
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +90,27 @@ def tune_gc() -> None:
         gc.set_threshold(GC_THRESHOLD, *threshold[1:])
 
 
+@dataclass(frozen=True)
+class Periodic:
+    """A job a service runs while it is up: first `min(interval, 60 s)` after start (a service restarted daily still
+    runs its daily job), then every `interval` seconds. A failure is logged and tried again next time."""
+
+    name: str
+    interval_seconds: float
+    run: Callable[[ServiceContext], Awaitable[object]]
+
+
+async def _every(ctx: ServiceContext, job: Periodic) -> None:
+    delay = min(job.interval_seconds, 60.0)
+    while True:
+        await asyncio.sleep(delay)
+        delay = job.interval_seconds
+        try:
+            log.info("%s : %s", job.name, await job.run(ctx))
+        except Exception:
+            log.exception("tâche périodique « %s » en échec (nouvel essai au prochain tour)", job.name)
+
+
 def create_service_app(
     *,
     settings: ServiceSettings,
@@ -100,6 +122,7 @@ def create_service_app(
     routers: Sequence[APIRouter] = (),
     handlers: dict[EventSpec, Handler] | None = None,
     max_body_bytes: int = 10_000_000,
+    periodic: Sequence[Periodic] = (),
 ) -> FastAPI:
     ctx = build_context(settings, tables)
     for spec, handler in (handlers or {}).items():
@@ -111,10 +134,14 @@ def create_service_app(
         await ctx.db.migrate(migrations, metadata)
         ctx.bus.start()
         ctx.relay.start()
+        jobs = [asyncio.create_task(_every(ctx, job), name=job.name) for job in periodic]
         log.info("%s démarré (base %s, NATS %s)", settings.service_name, ctx.db.url.render_as_string(), settings.nats_url)
         try:
             yield
         finally:
+            for task in jobs:
+                task.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
             await ctx.relay.stop()
             await ctx.bus.stop()
             await ctx.db.dispose()

@@ -101,7 +101,7 @@ async def add_checks(beneficiary_id: uuid.UUID, body: ChecksIn, session: Session
 @router.post("/beneficiaries/retention", response_model=Anonymised, tags=["bénéficiaires"])
 async def retention(session: SessionDep, ctx: Ctx, _: Facilitator) -> Anonymised:
     """Anonymise every file without contact for `MATCHING_RETENTION_MONTHS` (24): identity erased, as on request.
-    To run daily (an operator's scheduled job: nothing in `deploy/` calls it yet)."""
+    The service also runs it by itself every `MATCHING_RETENTION_INTERVAL_HOURS` (24)."""
     return Anonymised(anonymised=await service.anonymise_stale_files(session, ctx))
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from pydantic import Field
 
+from services.matching import service
 from services.matching.api import router
 from services.matching.domain.eligibility import EligibilityPolicy
 from services.matching.domain.ranking import Weights
@@ -15,7 +16,7 @@ from services.matching.domain.territory import Territory
 from services.matching.handlers import HANDLERS
 from services.matching.models import INFRA, metadata
 from shared.territory import default_communes_csv, load_communes
-from shared.service import create_service_app
+from shared.service import Periodic, ServiceContext, create_service_app
 from shared.settings import ServiceSettings, load_settings
 
 SERVICE = "matching"
@@ -43,6 +44,8 @@ class Settings(ServiceSettings):
     weight_qpv: int = 15
     candidates_limit: int = Field(default=50, ge=1, le=10_000)
     retention_months: int = Field(default=24, ge=1, description="dossier anonymisé après N mois sans contact")
+    retention_interval_hours: float = Field(
+        default=24, ge=0, description="l'anonymisation des dossiers sans contact passe toutes les N heures (0 : jamais)")
 
     def policy(self) -> EligibilityPolicy:
         return EligibilityPolicy(
@@ -72,6 +75,12 @@ def load_territory(path: Path) -> Territory:
     return Territory(load_communes(path))
 
 
+async def anonymise_stale_files(ctx: ServiceContext) -> int:
+    """The retention sweep (DOMAIN.md, "Privacy"), as `POST /beneficiaries/retention` runs it."""
+    async with ctx.db.session() as session:
+        return await service.anonymise_stale_files(session, ctx)
+
+
 def create_app(**overrides: object) -> FastAPI:
     settings = load_settings(Settings, SERVICE, **overrides)
     app = create_service_app(
@@ -83,6 +92,8 @@ def create_app(**overrides: object) -> FastAPI:
         migrations=Path(__file__).parent / "migrations",
         routers=[router],
         handlers=HANDLERS,
+        periodic=[Periodic("dossiers sans contact anonymisés", settings.retention_interval_hours * 3600,
+                           anonymise_stale_files)] if settings.retention_interval_hours > 0 else [],
     )
     extras = app.state.ctx.extras
     extras["territory"] = load_territory(settings.communes_csv)

@@ -166,3 +166,25 @@ async def test_files_without_contact_for_two_years_are_anonymised(database_url, 
         await eventually(lambda: published_all(client))
         erased = [e["data"] for e in await matching_events(nats_url) if e["event_type"] == "beneficiary.erased"]
     assert erased == [{"beneficiary_id": anne, "erased_on": TODAY.isoformat()}]
+
+
+async def test_the_service_anonymises_stale_files_by_itself(database_url, nats_url):
+    """Nobody has to call the retention endpoint: the service sweeps every MATCHING_RETENTION_INTERVAL_HOURS (here a
+    second), once shortly after it starts and then at each interval."""
+    await declare_streams(nats_url)
+    async with running(create_app, database_url=database_url("matching"), nats_url=nats_url,
+                       retention_interval_hours=1 / 3600) as client:
+        await wait_ready(client)
+        old_check = [{"code": "RSA", "checked_on": (TODAY - dt.timedelta(days=800)).isoformat(), "prescriber": "CAF"}]
+        anne = (await client.post("/beneficiaries", json=beneficiary(*ANNE[:3], phone=ANNE[3],
+                                                                      criteria=old_check))).json()["id"]
+        bob = (await client.post("/beneficiaries", json=beneficiary(*BOB[:3], phone=BOB[3], qpv=False))).json()["id"]
+        async with client.ctx.db.session() as session, session.begin():  # both enrolled long ago, Bob checked lately
+            await session.execute(update(Beneficiary).values(enrolled_on=TODAY - dt.timedelta(days=900)))
+
+        async def anne_erased() -> bool:
+            return (await client.get(f"/beneficiaries/{anne}")).json()["identity"] is None
+
+        await eventually(anne_erased, 15)
+        assert await database_leaks(client, identity_values(*ANNE)) == []
+        assert (await client.get(f"/beneficiaries/{bob}")).json()["identity"]["last_name"] == BOB[1]
