@@ -210,22 +210,20 @@ async def history(session: AsyncSession, placement_id: uuid.UUID) -> list[EntryO
 async def add_to_lot_months(session: AsyncSession, deltas: dict[tuple[uuid.UUID, str], int]) -> None:
     """Add each (lot, month)'s change of counted hours to `lot_month_hours`, in the caller's transaction. In key
     order, so concurrent writers (imports, entries, other replicas) lock the rows in one order: no deadlock.
-    A decrease (a correction downwards) updates the row its entry was counted in: SQLite checks the row an upsert
-    proposes before it sees the conflict, so a negative value would break the CHECK (hundredths >= 0)."""
+    One statement run for many rows (compiled once, whatever their number). A decrease (a correction downwards)
+    updates the row its entry was counted in: SQLite checks the row an upsert proposes before it sees the conflict,
+    so a negative value would break the CHECK (hundredths >= 0)."""
     items = sorted(deltas.items())
-    insert = upsert_insert(session)
-    for start in range(0, len(items), 1000):  # 3 parameters a row: well under SQLite's limit of variables
-        part = items[start:start + 1000]
-        increases = [{"lot_id": lot_id, "month": month, "hundredths": d} for (lot_id, month), d in part if d >= 0]
-        if increases:
-            statement = insert(LM).values(increases)
-            await session.execute(statement.on_conflict_do_update(
-                index_elements=[LM.c.lot_id, LM.c.month],
-                set_={"hundredths": LM.c.hundredths + statement.excluded.hundredths}))
-        for (lot_id, month), delta in part:
-            if delta < 0:
-                await session.execute(update(LM).where(LM.c.lot_id == lot_id, LM.c.month == month)
-                                      .values(hundredths=LM.c.hundredths + delta))
+    increases = [{"lot_id": lot_id, "month": month, "hundredths": d} for (lot_id, month), d in items if d >= 0]
+    if increases:
+        statement = upsert_insert(session)(LM)
+        await session.execute(statement.on_conflict_do_update(
+            index_elements=[LM.c.lot_id, LM.c.month], set_={"hundredths": LM.c.hundredths + statement.excluded.hundredths}),
+            increases)
+    for (lot_id, month), delta in items:
+        if delta < 0:
+            await session.execute(update(LM).where(LM.c.lot_id == lot_id, LM.c.month == month)
+                                  .values(hundredths=LM.c.hundredths + delta))
 
 
 def _progress(ctx: ServiceContext, lot: LotRef, monthly: dict[str, int]) -> rules.Progress:
@@ -267,9 +265,8 @@ async def _lock_progress_states(session: AsyncSession, lot_ids: list[uuid.UUID])
     """The lots' last published flags, created if need be and locked until commit, in lot order (PostgreSQL; SQLite's
     write transactions are serial already): concurrent writers refresh a lot's progress one after the other, each
     seeing the hours committed before it, and a flag change is announced once."""
-    insert = upsert_insert(session)
-    await session.execute(insert(LotProgressState.__table__).values(
-        [{"lot_id": lot_id, "target_reached": False, "at_risk": False} for lot_id in lot_ids]).on_conflict_do_nothing())
+    await session.execute(upsert_insert(session)(LotProgressState.__table__).on_conflict_do_nothing(),
+                          [{"lot_id": lot_id, "target_reached": False, "at_risk": False} for lot_id in lot_ids])
     query = (select(LotProgressState).where(LotProgressState.lot_id.in_(lot_ids)).order_by(LotProgressState.lot_id)
              .with_for_update().execution_options(populate_existing=True))
     return {state.lot_id: state for state in (await session.scalars(query)).all()}
