@@ -7,13 +7,13 @@ concurrent writers queue on the busy timeout instead of failing on a lock upgrad
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import MetaData, event, text
+from sqlalchemy import MetaData, Table, Uuid, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -132,3 +132,59 @@ def upsert_insert(session: AsyncSession) -> Callable[..., Any]:
     """The INSERT construct of the session's dialect, the one with `on_conflict_do_nothing/do_update`."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+# ---- bulk append: the fastest path of each backend ------------------------------------------------------------------
+class _HexDigits(dict[int, str]):
+    """A UUID's integer → its 32 hex digits (how SQLAlchemy stores a UUID in SQLite), each formatted once."""
+
+    def __missing__(self, i: int) -> str:
+        digits = self[i] = f"{i:032x}"
+        return digits
+
+
+def encode_rows(dialect: Any, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                repeated: Sequence[str] = ()) -> Sequence[Sequence[Any]]:
+    """Rows (in `columns` order) as the driver of `bulk_insert` takes them. CPU only: a bulk path may run it in a
+    worker thread. PostgreSQL: the rows as they are (COPY encodes them). SQLite: SQLAlchemy's storage format, column
+    by column (one comprehension per column, not a loop per value): UUIDs — objects, or their text — to their 32 hex
+    digits, each distinct one formatted once; other values through their column's bind processor (once per distinct
+    value for the columns in `repeated`: the same lot, the same time again and again)."""
+    if dialect.name != "sqlite" or not rows:
+        return rows
+    hexes = _HexDigits()  # keyed by the UUID's integer: hashing a uuid.UUID is Python code
+    values = list(zip(*rows, strict=True))
+    for i, name in enumerate(columns):
+        column_type = table.c[name].type
+        if isinstance(column_type, Uuid):
+            values[i] = [None if v is None else v.replace("-", "") if v.__class__ is str else hexes[v.int]
+                         for v in values[i]]
+            continue
+        process = column_type.dialect_impl(dialect).bind_processor(dialect)
+        if process is None:
+            continue
+        if name in repeated:
+            done = {v: None if v is None else process(v) for v in set(values[i])}
+            values[i] = [done[v] for v in values[i]]
+        else:
+            values[i] = [None if v is None else process(v) for v in values[i]]
+    return list(zip(*values, strict=True))
+
+
+async def bulk_insert(session: AsyncSession, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
+                      repeated: Sequence[str] = (), encoded: bool = False, into: str | None = None) -> None:
+    """Append rows (tuples in `columns` order) in the caller's transaction, below the ORM: COPY on PostgreSQL
+    (asyncpg), one executemany of the driver on SQLite. `encoded`: the rows come from `encode_rows` already.
+    `into`: another table with the same columns (a benchmark's twin table)."""
+    if not rows:
+        return
+    conn = await session.connection()
+    name = into or table.name
+    if conn.dialect.name == "postgresql":
+        raw = await conn.get_raw_connection()
+        await raw.driver_connection.copy_records_to_table(name, records=rows, columns=list(columns))
+        return
+    if not encoded:
+        rows = encode_rows(conn.dialect, table, columns, rows, repeated)
+    await conn.exec_driver_sql(f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                               rows)

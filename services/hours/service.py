@@ -117,14 +117,18 @@ def refusal(exc: rules.RuleError, status: int = 422) -> DomainError:
     return DomainError(exc.message, field=exc.field, status=status)
 
 
-async def _placement_and_lot(session: AsyncSession, placement_id: uuid.UUID) -> tuple[Placement, LotRef]:
-    placement = await session.get(Placement, placement_id)
+def known_placement(placement: Placement | None, lot: LotRef | None) -> tuple[Placement, LotRef]:
+    """The placement and its lot, or the refusal of hours on a placement matching or market_intake has not sent."""
     if placement is None or placement.start_date is None:
         raise DomainError(rules.PLACEMENT_UNKNOWN, field="placement_id")
-    lot = await session.get(LotRef, placement.lot_id)
     if lot is None:
         raise DomainError(rules.LOT_UNKNOWN, field="placement_id")
     return placement, lot
+
+
+async def _placement_and_lot(session: AsyncSession, placement_id: uuid.UUID) -> tuple[Placement, LotRef]:
+    placement = await session.get(Placement, placement_id)
+    return known_placement(placement, await session.get(LotRef, placement.lot_id) if placement is not None else None)
 
 
 _SQLITE_WRITERS: weakref.WeakKeyDictionary[Database, asyncio.Lock] = weakref.WeakKeyDictionary()

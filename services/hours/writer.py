@@ -35,6 +35,7 @@ from services.hours.service import (
     E,
     add_to_lot_months,
     hour_entry,
+    known_placement,
     month_totals,
     placement_view,
     policy,
@@ -62,10 +63,7 @@ class Current(NamedTuple):
 def checked_hundredths(body: HoursIn, placement: Placement | None, lot: LotRef | None, month_entries: Sequence[Current],
                        pol: rules.Policy, current_month: str) -> int:
     """The hundredths a new entry would record, or the refusal (DomainError, Conflict) naming its field. Pure."""
-    if placement is None or placement.start_date is None:
-        raise DomainError(rules.PLACEMENT_UNKNOWN, field="placement_id")
-    if lot is None:
-        raise DomainError(rules.LOT_UNKNOWN, field="placement_id")
+    placement, lot = known_placement(placement, lot)
     try:
         rules.check_month(body.month, current_month)
         rules.check_placement(placement_view(placement), body.month)

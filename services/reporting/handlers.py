@@ -55,7 +55,7 @@ from services.reporting.models import (
     StructureView,
     Supersession,
 )
-from shared.db import upsert_insert
+from shared.db import bulk_insert, upsert_insert
 from shared.messaging import Batched, Handler
 from shared.projection import lot_state_handlers, placement_handlers, upsert_columns, upsert_newer
 
@@ -199,7 +199,7 @@ async def _add_to_cubes(session: AsyncSession, rows: list[tuple[Any, ...]], sign
     # concurrent writers on PostgreSQL take the cells in one order, so they do not deadlock
     ordered = postgres and not session.info.get("serialized")
     cells = _cells(rows, sign)
-    uuids = _Uuids(hex=not postgres)  # values as the driver takes them (see _bulk_insert)
+    uuids = _Uuids(hex=not postgres)  # values as the driver takes them (see shared.db.bulk_insert)
     for (table, keys), cube in zip(CUBES, cells, strict=True):
         flags = (*(k in UUID_KEYS for k in keys), False)
         items = sorted(cube.items()) if ordered else cube.items()
@@ -293,10 +293,10 @@ async def flush_cubes(session: AsyncSession) -> None:
         (_table(LotMonth), [(u[lot], m, c) for (lot, m), c in lots]),
     ):
         await session.execute(delete(table))
-        await _bulk_insert(session, table, (*(c.name for c in table.primary_key.columns), "centi"), rows, encoded=True)
+        await bulk_insert(session, table, (*(c.name for c in table.primary_key.columns), "centi"), rows, encoded=True)
     firsts = _table(PersonFirst)
     await session.execute(delete(firsts))
-    await _bulk_insert(session, firsts, ("buyer_id", "beneficiary_id", "first_month"), [
+    await bulk_insert(session, firsts, ("buyer_id", "beneficiary_id", "first_month"), [
         (uuids[b], uuids[p], m) for (b, p), m in sorted(_firsts(deferred.cells[1]).items())], encoded=True)
 
 
@@ -320,48 +320,6 @@ async def _present(session: AsyncSession, column: Any, ids: list[uuid.UUID]) -> 
     return found
 
 
-async def _bulk_insert(session: AsyncSession, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]],
-                       *, repeated: tuple[str, ...] = (), encoded: bool = False) -> None:
-    """Append rows (tuples in `columns` order) by the fastest path of the backend: COPY on PostgreSQL; on SQLite one
-    executemany of tuples in SQLAlchemy's storage format: each value through its column's bind processor (UUIDs
-    straight to their hex digits; the values of columns in `repeated` converted once each), unless `encoded`."""
-    if not rows:
-        return
-    conn = await session.connection()
-    dialect = conn.dialect
-    if dialect.name == "postgresql":
-        raw = await conn.get_raw_connection()
-        await raw.driver_connection.copy_records_to_table(table.name, records=rows, columns=list(columns))
-        return
-    if not encoded:
-        rows = _encode_for_sqlite(table, columns, rows, dialect, repeated)
-    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    await conn.exec_driver_sql(sql, rows)
-
-
-def _encode_for_sqlite(table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]], dialect: Any,
-                       repeated: tuple[str, ...]) -> list[tuple[Any, ...]]:
-    """Rows → the values SQLAlchemy would bind, column by column (one comprehension per column, not a loop per
-    value): UUIDs to their hex digits (each distinct one formatted once), other types through their bind
-    processor (once per distinct value for the columns in `repeated`)."""
-    hexes = _Uuids(hex=True)
-    values = list(zip(*rows, strict=True))
-    for i, name in enumerate(columns):
-        column_type = table.c[name].type
-        if isinstance(column_type, Uuid):
-            values[i] = [None if v is None else hexes[v.int] for v in values[i]]
-            continue
-        p = column_type.dialect_impl(dialect).bind_processor(dialect)
-        if p is None:
-            continue
-        if name in repeated:
-            done = {v: None if v is None else p(v) for v in set(values[i])}
-            values[i] = [done[v] for v in values[i]]
-        else:
-            values[i] = [None if v is None else p(v) for v in values[i]]
-    return list(zip(*values, strict=True))
-
-
 async def _add_facts(session: AsyncSession, entries: list[tuple[HourEntry, Envelope]]) -> None:
     """Insert the entries not seen before (the same entry twice: the first wins), then count their hours. An entry
     whose correction arrived first is born superseded, and never counted (in a rebuild, `flush_cubes` sees to it)."""
@@ -375,7 +333,7 @@ async def _add_facts(session: AsyncSession, entries: list[tuple[HourEntry, Envel
         rows = [_fact_row(*by_id[i]) for i in ids]
         try:
             async with session.begin_nested():
-                await _bulk_insert(session, _table(HourFact), FACT_COLUMNS, rows, repeated=("recorded_at",))
+                await bulk_insert(session, _table(HourFact), FACT_COLUMNS, rows, repeated=("recorded_at",))
         except (IntegrityError, UniqueViolationError):
             pass  # one was there already: sort them out below
         else:
@@ -387,7 +345,7 @@ async def _add_facts(session: AsyncSession, entries: list[tuple[HourEntry, Envel
         return  # all already there: a replay
     corrected = set() if deferred else await _present(session, _table(Supersession).c.corrected_entry_id, new)
     rows = [_fact_row(*by_id[i], i in corrected) for i in new]
-    await _bulk_insert(session, _table(HourFact), FACT_COLUMNS, rows, repeated=("recorded_at",))
+    await bulk_insert(session, _table(HourFact), FACT_COLUMNS, rows, repeated=("recorded_at",))
     await _add_to_cubes(session, [r for r in rows if not r[_SUPERSEDED]] if corrected else rows)
 
 
