@@ -1,10 +1,13 @@
 """Benchmark (issues #5 and #7): 1,000,000 hour rows end to end, and the raw limit of the same database.
 
 The file is sent to the hours service (in-process, `POST /hours/imports`), which stores it and publishes its
-`hours.recorded` events to a real nats-server; reporting runs as a real process on the same NATS and the same
-backend, and the clock stops when its projection holds every entry (its `hour_facts` count). In the same run, the
-same rows are written straight into a twin of `hour_entries` (same columns, same indexes) of the same database by the
-fastest bulk path (COPY on PostgreSQL, executemany on SQLite, `services.hours.bulk`): the raw limit, and the ratio.
+`hours.recorded` events to a real nats-server, the only service running: that is issue #5's figure (accepted, stored
+and published). Then reporting starts as a real process on the same NATS and the same backend, and the clock stops
+again when its projection holds every entry (its `hour_facts` count): file → hours → NATS → projection is issue #7's
+end-to-end figure, the two services' times added (on two cores, running them at the same time measured the same
+total: both are CPU-bound). In the same run, the same rows are written straight into a twin of `hour_entries` (same
+columns, same indexes) of the same database by the fastest bulk path (COPY on PostgreSQL, executemany on SQLite,
+`services.hours.bulk`): the raw limit, and the ratio.
 BENCH_ROWS (default 1,000,000) and BENCH_BACKENDS (default "sqlite,postgres"; PostgreSQL when it answers at
 TEST_POSTGRES_URL or 127.0.0.1:5432) tune the run. A measurement: it fails only when the work itself fails.
 """
@@ -42,7 +45,7 @@ IMPORT_TARGET = 50_000  # rows/s: 1,000,000 rows in 20 s (issue #5)
 RATIO_TARGET = 25  # %
 # reporting's projection speed is its own (benchmarks/test_bench_reporting.py): past this wait, the end-to-end figure
 # is the rate of what it projected so far, so `make bench` stays bounded
-PROJECTION_TIMEOUT = float(os.environ.get("BENCH_PROJECTION_TIMEOUT", "30"))
+PROJECTION_TIMEOUT = float(os.environ.get("BENCH_PROJECTION_TIMEOUT", "60"))
 RAW_TABLE = "hour_entries_raw"
 
 
@@ -164,12 +167,9 @@ async def test_bench_import_end_to_end(backend, nats_url, tmp_path):
     try:
         async with running(create_app, database_url=hours_url, nats_url=nats_url, log_level="WARNING") as client:
             await declare_streams(nats_url)  # MARKETS and MATCHING too: reporting reads them all
-            reporting.start()
-            await asyncio.to_thread(reporting.wait_ready, 60)
             ids = await _seed(client.ctx)
             months = _months(dt.datetime.now(dt.UTC).date())
             data = _csv(ids, months, ROWS)
-            facts = _counter(reporting_url, "hour_facts")
 
             started = time.perf_counter()
             response = await post_file(client, data, "bench.csv")
@@ -178,17 +178,23 @@ async def test_bench_import_end_to_end(backend, nats_url, tmp_path):
             while (await client.ctx.relay.backlog())[0]:
                 await asyncio.sleep(0.05)
             published = time.perf_counter() - started
-            projected_rows = await _until(facts, ROWS, PROJECTION_TIMEOUT)
-            projected = time.perf_counter() - started
+
+            started = time.perf_counter()  # reporting's start-up (migrations of a new database) is counted too
+            reporting.start()
+            await asyncio.to_thread(reporting.wait_ready, 60)
+            projected_rows = await _until(_counter(reporting_url, "hour_facts"), ROWS, PROJECTION_TIMEOUT)
+            caught_up = time.perf_counter() - started
             assert projected_rows > 0, "reporting n'a rien projeté"
+            reporting.stop()  # the raw limit is measured on a quiet machine
 
             raw = await _raw_limit(client.ctx, ids, months)
     finally:
         reporting.stop()
         _drop([hours_pg, reporting_pg])
 
+    projected = published + caught_up
     print(f"\nimport heures [{backend}] : {ROWS:,} lignes ({len(data) / 1e6:.0f} Mo) stockées en {stored:.1f} s, "
-          f"publiées en {published:.1f} s ; {projected_rows:,} projetées par reporting en {projected:.1f} s")
+          f"publiées en {published:.1f} s ; puis {projected_rows:,} projetées par reporting en {caught_up:.1f} s")
     end_to_end, in_hours = projected_rows / projected, ROWS / published
     partial = "" if projected_rows == ROWS else f" (partiel : {projected_rows} lignes projetées en {projected:.0f} s)"
     record(f"hours_import.{backend}.end_to_end", Figure(
@@ -196,7 +202,7 @@ async def test_bench_import_end_to_end(backend, nats_url, tmp_path):
         label=f"Import d'heures [{backend}] fichier → base → NATS → projection reporting{partial}"))
     record(f"hours_import.{backend}.stored_published", Figure(
         in_hours, "lignes/s", IMPORT_TARGET, limit=raw,
-        label=f"Import d'heures [{backend}] fichier → base → NATS (service heures seul)"))
+        label=f"Import d'heures [{backend}] fichier → base → NATS (service heures, 1M lignes en ≤ 20 s)"))
     record(f"hours_import.{backend}.raw_limit", Figure(
         raw, "lignes/s", label=f"Limite brute [{backend}] mêmes lignes, même base, {'COPY' if backend == 'postgres' else 'executemany'}"))
     record(f"hours_import.{backend}.ratio", Figure(

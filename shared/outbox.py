@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 # publish(subject, payload, event_id) -> True when JetStream stored it (or already had it).
 Publisher = Callable[[str, bytes, str], Awaitable[Any]]
+CLAIM_FETCH_ROWS = 16  # rows per fetch of the claiming cursor
 
 
 class NotPublished(Exception):
@@ -192,21 +193,27 @@ class OutboxRelay:
         return len(rows)
 
     async def _claim(self, session: AsyncSession, *, lock: bool) -> list[Row[Any]]:
-        """The next pending rows, at most `batch_size` of them and `max_batch_bytes` of payload (at least one)."""
-        t = self.table
-        candidates = select(t.c.id, func.length(t.c.payload)).order_by(t.c.id).limit(self.batch_size)
+        """The next pending rows, at most `batch_size` of them and `max_batch_bytes` of payload (at least one).
+
+        Rows are read through a cursor and the reading stops at the byte bound: each payload is read once, and only
+        the payloads of the batch (sizing the next `batch_size` rows first would read up to `batch_size` large
+        payloads per batch, a million-row import's 500 MB read again and again)."""
+        query = self._pending_query()
         if lock:  # rows another replica is relaying are skipped; ours stay locked until the batch commits
-            candidates = candidates.with_for_update(skip_locked=True)
-        sizes = (await session.execute(candidates)).all()
-        chosen, total = [], 0
-        for row_id, size in sizes:
-            if chosen and total + size > self.max_batch_bytes:
-                break
-            chosen.append(row_id)
-            total += size
-        if not chosen:
-            return []
-        return list((await session.execute(self._pending_query().where(t.c.id.in_(chosen)))).all())
+            query = query.with_for_update(skip_locked=True)
+        chosen: list[Row[Any]] = []
+        total = 0
+        result = await session.stream(query.execution_options(yield_per=CLAIM_FETCH_ROWS))
+        try:
+            async for row in result:
+                size = len(row.payload)
+                if chosen and total + size > self.max_batch_bytes:
+                    break
+                chosen.append(row)
+                total += size
+        finally:
+            await result.close()
+        return chosen
 
     def _pending_query(self) -> Select[Any]:
         t = self.table
