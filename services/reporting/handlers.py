@@ -217,22 +217,37 @@ async def _add_to_cubes(session: AsyncSession, rows: list[tuple[Any, ...]], sign
                        [(uuids[b], uuids[p], m) for (b, p), m in items])
 
 
+STAGED_UPSERT_ROWS = 1000  # from this many rows, PostgreSQL upserts go through COPY into a staging table
+
+
 async def _bulk_upsert(session: AsyncSession, table: Table, columns: tuple[str, ...], keys: tuple[str, ...],
                        update_sql: str, rows: list[tuple[Any, ...]]) -> None:
     """INSERT … ON CONFLICT (keys) DO UPDATE SET `update_sql` for many rows of driver values (UUIDs on PostgreSQL,
-    their hex digits on SQLite), one executemany of the driver: no per-value work in SQLAlchemy."""
+    their hex digits on SQLite), in key order. SQLite: one executemany of the driver. PostgreSQL: an executemany
+    for a few rows; for many (a bulk import's batch is as many person-month cells as entries), COPY into a
+    temporary staging table and one INSERT … SELECT, about three times cheaper than an executemany row by row."""
     if not rows:
         return
     conn = await session.connection()
-    postgres = conn.dialect.name == "postgresql"
-    marks = ", ".join(f"${i}" for i in range(1, len(columns) + 1)) if postgres else ", ".join("?" * len(columns))
-    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks}) "
-           f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {update_sql}")
-    if postgres:
-        raw = await conn.get_raw_connection()
-        await raw.driver_connection.executemany(sql, rows)
-    else:
-        await conn.exec_driver_sql(sql, rows)
+    on_conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {update_sql}"
+    names = ", ".join(columns)
+    if conn.dialect.name != "postgresql":
+        await conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' * len(columns))}) "
+                                   f"{on_conflict}", rows)
+        return
+    raw = (await conn.get_raw_connection()).driver_connection
+    if len(rows) < STAGED_UPSERT_ROWS:
+        marks = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+        await raw.executemany(f"INSERT INTO {table.name} ({names}) VALUES ({marks}) {on_conflict}", rows)
+        return
+    staging = f"staging_{table.name}"
+    await raw.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {table.name}) ON COMMIT DELETE ROWS")
+    await raw.execute(f"TRUNCATE {staging}")  # a transaction may stage twice (hours taken away, then added)
+    await raw.copy_records_to_table(staging, records=rows, columns=list(columns))
+    # the order of the Python keys (UUIDs as integers, text by code point): concurrent writers lock cells in one order
+    order = ", ".join(k if k in UUID_KEYS else f'{k} COLLATE "C"' for k in keys)
+    await raw.execute(f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {staging} ORDER BY {order} "
+                      f"{on_conflict}")
 
 
 def _firsts_select(pm: Table, where: list[Any], *, all_buyers: bool) -> Any:
