@@ -493,6 +493,9 @@ def test_portal_runs_on_its_port_with_probes_and_replicas(objects, index):
     service = get(index, "Service", "portal")
     assert workloads_selected(objects, service["spec"]["selector"]) == [deployment]
     assert any(p["port"] == PORTAL_PORT for p in service["spec"]["ports"])
+    # an upload in progress is held by the replica that received it: its progress page must reach the same pod
+    assert service["spec"].get("sessionAffinity") == "ClientIP"
+    assert service["spec"]["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"] >= 600
     annotations = deployment["spec"]["template"]["metadata"].get("annotations") or {}
     assert annotations.get("prometheus.io/job") == "portal"
     assert int(annotations["prometheus.io/port"]) == PORTAL_PORT
