@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import openpyxl
@@ -348,7 +348,7 @@ def check_report(report: dict, ledger: Ledger, lots: dict[int, Lot]) -> None:
     assert Decimal(str(t["hours"])) == quarter_hours
     assert Decimal(str(t["owed_hours"])) == owed
     assert Decimal(str(t["percent"])) == percent(ledger.total(last=LAST), owed)
-    assert Decimal(str(t["fte"])) == (quarter_hours / (Decimal(1607) * 3 / 12)).quantize(Decimal("0.01"))
+    assert Decimal(str(t["fte"])) == (quarter_hours / (Decimal(1607) * 3 / 12)).quantize(Decimal("0.01"), ROUND_HALF_UP)
     assert (t["people"], t["new_people"]) == (len(ledger.reached(FIRST, LAST)), len(ledger.new_people(FIRST, LAST)))
     assert (t["people"], t["new_people"]) == (5, 4)  # Jean-Pierre worked in March already
     assert (t["companies"], t["structures"], t["markets"], t["lots"]) == (2, 3, 1, 2)
@@ -402,7 +402,7 @@ def check_progress(progress: dict, ledger: Ledger, lot: Lot, today: dt.date) -> 
         monthly[e.month] = monthly.get(e.month, Decimal(0)) + e.hours
         by_modality[e.placement.modality] = by_modality.get(e.placement.modality, Decimal(0)) + e.hours
     elapsed, total = months_from(lot.start, min(today, lot.end)), months_from(lot.start, lot.end)
-    forecast = max(realised * total / elapsed if elapsed else realised, realised).quantize(Decimal("0.01"))
+    forecast = max(realised * total / elapsed if elapsed else realised, realised).quantize(Decimal("0.01"), ROUND_HALF_UP)
     reached = realised >= lot.owed_hours
     at_risk = not reached and elapsed > 0 and forecast < lot.owed_hours * Decimal("0.9")
     assert Decimal(str(progress["owed_hours"])) == lot.owed_hours
