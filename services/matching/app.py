@@ -43,6 +43,7 @@ class Settings(ServiceSettings):
     weight_same_epci: int = 10
     weight_qpv: int = 15
     candidates_limit: int = Field(default=50, ge=1, le=10_000)
+    follow_up_months: int = Field(default=6, ge=1, description="suivi de la situation N mois après la sortie (FSE)")
     retention_months: int = Field(default=24, ge=1, description="dossier anonymisé après N mois sans contact")
     retention_interval_hours: float = Field(
         default=24, ge=0, description="l'anonymisation des dossiers sans contact passe toutes les N heures (0 : jamais)")
@@ -101,6 +102,7 @@ def create_app(**overrides: object) -> FastAPI:
     extras["weights"] = settings.weights()
     extras["candidates_limit"] = settings.candidates_limit
     extras["retention_months"] = settings.retention_months
+    extras["follow_up_months"] = settings.follow_up_months
     return app
 
 

@@ -15,7 +15,7 @@ from services.matching.domain import placements as rules
 from services.matching.domain.eligibility import Criterion, placement_eligibility
 from services.matching.models import Beneficiary, FollowUp, LotRef, Placement, Structure
 from services.matching.schemas import FollowUpIn, PlacementEndIn, PlacementIn
-from services.matching.service import criteria_of, first_start, get_person, policy, today
+from services.matching.service import criteria_of, first_start, follow_up_months, get_person, policy, today
 from shared.errors import Conflict, DomainError, NotFound
 from shared.service import ServiceContext
 
@@ -128,6 +128,8 @@ async def end_placement(
 async def follow_up(
     session: AsyncSession, ctx: ServiceContext, beneficiary_id: uuid.UUID, body: FollowUpIn
 ) -> FollowUp:
+    """The situation `follow_up_months` (6) after an exit: of the pathway named, or else of the person's last ended
+    one. The follow-up is attached to that pathway, so the reports count it once, as its situation "at 6 months"."""
     person = await get_person(session, beneficiary_id)
     if body.placement_id is not None:
         placement = await session.get(Placement, body.placement_id)
@@ -136,18 +138,29 @@ async def follow_up(
         if placement.ended_on is None:
             raise DomainError("le parcours n'est pas terminé : enregistrez d'abord sa sortie", field="placement_id",
                               status=409)
-        if body.followed_up_on < placement.ended_on:
-            raise DomainError(f"le suivi précède la fin du parcours ({placement.ended_on})", field="followed_up_on")
+    else:
+        placement = await last_ended_placement(session, person.id)
+        if placement is None:
+            raise DomainError("aucun parcours terminé : le suivi porte sur la situation après une sortie",
+                              field="placement_id", status=409)
+    error = rules.follow_up_error(placement.ended_on, body.followed_up_on, follow_up_months(ctx))
+    if error:
+        raise DomainError(error, field="followed_up_on")
     if body.followed_up_on > today():
         raise DomainError("la date de suivi est dans le futur", field="followed_up_on")
-    row = FollowUp(beneficiary_id=person.id, placement_id=body.placement_id, followed_up_on=body.followed_up_on,
+    row = FollowUp(beneficiary_id=person.id, placement_id=placement.id, followed_up_on=body.followed_up_on,
                    situation=body.situation)
     session.add(row)
     await ctx.outbox.emit(
         session,
         BENEFICIARY_FOLLOWED_UP,
-        BeneficiaryFollowedUp(beneficiary_id=person.id, placement_id=body.placement_id,
+        BeneficiaryFollowedUp(beneficiary_id=person.id, placement_id=placement.id,
                               followed_up_on=body.followed_up_on, situation=ExitCategory(body.situation)),
     )
     await session.commit()
     return row
+
+
+async def last_ended_placement(session: AsyncSession, beneficiary_id: uuid.UUID) -> Placement | None:
+    query = select(Placement).where(Placement.beneficiary_id == beneficiary_id, Placement.ended_on.is_not(None))
+    return await session.scalar(query.order_by(Placement.ended_on.desc(), Placement.created_at.desc()).limit(1))

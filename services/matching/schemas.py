@@ -181,6 +181,8 @@ class PlacementOut(BaseModel):
     end_date: dt.date | None
     ended_on: dt.date | None
     exit_category: str | None
+    follow_up_due_on: dt.date | None = Field(
+        default=None, description="date à partir de laquelle le suivi à 6 mois de la sortie se saisit")
 
 
 class FollowUpOut(BaseModel):
@@ -238,9 +240,9 @@ class PlacementEndIn(Strict):
 
 
 class FollowUpIn(Strict):
-    followed_up_on: dt.date
+    followed_up_on: dt.date = Field(description="au moins 6 mois (MATCHING_FOLLOW_UP_MONTHS) après la sortie")
     situation: ExitCategory
-    placement_id: uuid.UUID | None = None
+    placement_id: uuid.UUID | None = Field(default=None, description="par défaut, le dernier parcours terminé")
 
 
 class Created(BaseModel):

@@ -46,6 +46,10 @@ def policy(ctx: ServiceContext) -> EligibilityPolicy:
     return ctx.extras["policy"]
 
 
+def follow_up_months(ctx: ServiceContext) -> int:
+    return ctx.extras["follow_up_months"]
+
+
 def today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
@@ -224,9 +228,14 @@ async def describe(session: AsyncSession, ctx: ServiceContext, beneficiary_id: u
         erased_on=person.erased_on,
         eligibility=elig.label,
         eligibility_reasons=list(elig.reasons),
-        placements=[PlacementOut.model_validate(p, from_attributes=True) for p in await _pathway(session, person.id)],
+        placements=[placement_out(p, follow_up_months(ctx)) for p in await _pathway(session, person.id)],
         follow_ups=[FollowUpOut.model_validate(f, from_attributes=True) for f in await _follow_ups(session, person.id)],
     )
+
+
+def placement_out(placement: Placement, months: int) -> PlacementOut:
+    due = rules.follow_up_due(placement.ended_on, months) if placement.ended_on else None
+    return PlacementOut.model_validate(placement, from_attributes=True).model_copy(update={"follow_up_due_on": due})
 
 
 async def _pathway(session: AsyncSession, beneficiary_id: uuid.UUID) -> list[Placement]:

@@ -128,8 +128,8 @@ STATEMENT = [  # who, month, hours, kind — as written in the spreadsheet
     ("youssef", "2026-06", "151,67", "travail"),
     ("amina", "2026-06", "7", "formation"),
 ]
-EXITS = {"jean_pierre": ("2026-06-12", "durable_job"), "sophie": ("2026-06-30", "transition_job")}
-FOLLOW_UP = ("jean_pierre", "2026-10-15", "durable_job")
+EXITS = {"jean_pierre": ("2026-06-04", "durable_job"), "sophie": ("2026-06-30", "transition_job")}
+FOLLOW_UP = ("jean_pierre", "2026-12-04", "durable_job")  # the situation 6 months after the exit (FSE survey)
 
 
 def statement_month(text: str) -> str:

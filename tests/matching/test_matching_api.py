@@ -136,6 +136,8 @@ async def test_bad_input_is_refused_in_french_and_writes_nothing(database_url, n
         # Ending and following up.
         pid = first.json()["id"]
         refused(await post(f"/beneficiaries/{fresh}/follow-ups", json={
+            "followed_up_on": days(-1), "situation": "durable_job"}), 409, "placement_id", "aucun parcours terminé")
+        refused(await post(f"/beneficiaries/{fresh}/follow-ups", json={
             "followed_up_on": days(-1), "situation": "durable_job", "placement_id": pid}), 409, "placement_id",
             "n'est pas terminé")
         refused(await post(f"/placements/{pid}/end", json={"end_date": days(-6), "exit_category": "other"}), 422,
@@ -148,6 +150,12 @@ async def test_bad_input_is_refused_in_french_and_writes_nothing(database_url, n
         refused(await post(f"/beneficiaries/{fresh}/follow-ups", json={
             "followed_up_on": days(-3), "situation": "durable_job", "placement_id": pid}), 422, "followed_up_on",
             "précède la fin du parcours")
+        refused(await post(f"/beneficiaries/{fresh}/follow-ups", json={
+            "followed_up_on": days(-1), "situation": "durable_job", "placement_id": pid}), 422, "followed_up_on",
+            "le suivi à 6 mois se saisit à partir du")
+        refused(await post(f"/beneficiaries/{fresh}/follow-ups", json={
+            "followed_up_on": days(-1), "situation": "durable_job"}), 422, "followed_up_on",
+            "le suivi à 6 mois se saisit à partir du")  # no pathway named: the last ended one
         refused(await post(f"/beneficiaries/{level2_only}/follow-ups", json={
             "followed_up_on": days(-1), "situation": "durable_job", "placement_id": pid}), 404, "placement_id",
             "parcours introuvable")

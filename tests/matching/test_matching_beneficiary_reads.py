@@ -3,12 +3,14 @@ the follow-ups, oldest first); people are found by name, by facilitators only.""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from harness import SECRET, declare_streams, running, wait_ready
 from matching_support import COMPANY_SIRET, TODAY, beneficiary, days, lot_upstream, wait_lot
 
 from services.matching.app import create_app
+from services.matching.domain.placements import follow_up_due
 from shared.auth import Role, issue_token
 
 
@@ -18,7 +20,7 @@ async def test_beneficiary_file_lists_placements_and_follow_ups(database_url, na
         await wait_ready(client)
         lot_id = await lot_upstream(nats_url)
         await wait_lot(client, lot_id, "awarded")
-        rsa = {"code": "RSA", "checked_on": days(-120), "prescriber": "Département d'Ille-et-Vilaine"}
+        rsa = {"code": "RSA", "checked_on": days(-320), "prescriber": "Département d'Ille-et-Vilaine"}
         enrolled = await client.post("/beneficiaries",
                                      json=beneficiary("Nolwenn", "Le Bihan", "1990-02-03", criteria=[rsa]))
         person = enrolled.json()["id"]
@@ -26,23 +28,29 @@ async def test_beneficiary_file_lists_placements_and_follow_ups(database_url, na
 
         first = (await client.post("/placements", json={
             "lot_id": str(lot_id), "beneficiary_id": person, "employer_siret": COMPANY_SIRET, "modality": "direct_hire",
-            "contract_type": "CDD", "full_time": False, "start_date": days(-90), "end_date": days(-40)})).json()["id"]
+            "contract_type": "CDD", "full_time": False, "start_date": days(-300), "end_date": days(-220)})).json()["id"]
         ended = await client.post(f"/placements/{first}/end",
-                                  json={"end_date": days(-40), "exit_category": "transition_job"})
+                                  json={"end_date": days(-220), "exit_category": "transition_job"})
         assert ended.status_code == 200, ended.text
         second = (await client.post("/placements", json={
             "lot_id": str(lot_id), "beneficiary_id": person, "employer_siret": COMPANY_SIRET, "modality": "direct_hire",
             "contract_type": "CDI", "start_date": days(-30)})).json()["id"]
+        early = await client.post(f"/beneficiaries/{person}/follow-ups", json={
+            "followed_up_on": days(-100), "situation": "transition_job", "placement_id": first})
+        assert early.status_code == 422 and "le suivi à 6 mois se saisit à partir du" in early.text, early.text
+        # No pathway named: the follow-up is of the last ended one (the second is still running).
         followed = await client.post(f"/beneficiaries/{person}/follow-ups", json={
-            "followed_up_on": days(-35), "situation": "transition_job", "placement_id": first})
+            "followed_up_on": days(-20), "situation": "transition_job"})
         assert followed.status_code == 201, followed.text
 
         file = (await client.get(f"/beneficiaries/{person}")).json()
         assert [(p["id"], p["contract_type"], p["ended_on"], p["exit_category"]) for p in file["placements"]] == [
-            (first, "CDD", days(-40), "transition_job"), (second, "CDI", None, None)]
+            (first, "CDD", days(-220), "transition_job"), (second, "CDI", None, None)]
+        due = follow_up_due(dt.date.fromisoformat(days(-220)), 6)  # the rule itself: test_matching_placement_rules
+        assert [p["follow_up_due_on"] for p in file["placements"]] == [due.isoformat(), None]
         assert file["placements"][0]["lot_id"] == str(lot_id) and file["placements"][0]["full_time"] is False
         assert [(f["placement_id"], f["followed_up_on"], f["situation"]) for f in file["follow_ups"]] == [
-            (first, days(-35), "transition_job")]
+            (first, days(-20), "transition_job")]
 
 
 async def test_facilitators_find_people_by_name_and_no_one_else_does(database_url, nats_url):

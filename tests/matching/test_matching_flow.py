@@ -67,7 +67,11 @@ async def test_lot_to_follow_up_then_erasure(database_url, nats_url, caplog):
         ei = await client.post("/structures", json=structure(EI_SIRET, "EI", modalities=["subcontracting"],
                                                              epcis=["243500139"], communes=[], capacity=2))
         assert ei.status_code == 201, ei.text
-        anne = await client.post("/beneficiaries", json=beneficiary(*ANNE[:3], phone=ANNE[3]))
+        # ASS checked 9 months ago covers the pathway that started then; RSA, checked recently, her candidacy today.
+        ass = {"code": "ASS", "proof_type": "attestation France Travail", "checked_on": days(-260),
+               "prescriber": "France Travail"}
+        anne = await client.post("/beneficiaries", json=beneficiary(*ANNE[:3], phone=ANNE[3], criteria=[
+            *beneficiary(*ANNE[:3])["criteria"], ass]))
         assert anne.status_code == 201, anne.text
         anne_id = anne.json()["id"]
         bob = await client.post("/beneficiaries", json=beneficiary(*BOB[:3], phone=BOB[3], gender="M", qpv=False,
@@ -93,7 +97,7 @@ async def test_lot_to_follow_up_then_erasure(database_url, nats_url, caplog):
 
         placement = await client.post("/placements", json={
             "lot_id": str(lot_id), "beneficiary_id": anne_id, "employer_siret": COMPANY_SIRET, "structure_id": ai,
-            "modality": "provision", "contract_type": "INTERIM", "start_date": days(-10), "end_date": days(100)})
+            "modality": "provision", "contract_type": "INTERIM", "start_date": days(-250), "end_date": days(100)})
         assert placement.status_code == 201, placement.text
         placement_id = placement.json()["id"]
         # Anne is now placed full time: no longer a candidate; the AI has one place less.
@@ -102,8 +106,8 @@ async def test_lot_to_follow_up_then_erasure(database_url, nats_url, caplog):
         assert again["structures"][0]["free_places"] == 3
 
         ended = await client.post(f"/placements/{placement_id}/end",
-                                  json={"end_date": days(-2), "exit_category": "durable_job"})
-        assert ended.status_code == 200, ended.text
+                                  json={"end_date": days(-200), "exit_category": "durable_job"})
+        assert ended.status_code == 200, ended.text  # the situation 6 months later is due by now
         followed = await client.post(f"/beneficiaries/{anne_id}/follow-ups", json={
             "followed_up_on": days(-1), "situation": "durable_job", "placement_id": placement_id})
         assert followed.status_code == 201, followed.text
@@ -130,7 +134,7 @@ async def test_lot_to_follow_up_then_erasure(database_url, nats_url, caplog):
     enrolled = next(e["data"] for e in events if e["event_type"] == "beneficiary.enrolled")
     assert set(enrolled) == {"beneficiary_id", "gender", "birth_year", "commune_insee", "qpv", "education_level",
                              "categories", "enrolled_on"}
-    assert (enrolled["beneficiary_id"], enrolled["birth_year"], enrolled["categories"]) == (anne_id, 1998, ["RSA"])
+    assert (enrolled["beneficiary_id"], enrolled["birth_year"], enrolled["categories"]) == (anne_id, 1998, ["ASS", "RSA"])
     started = next(e["data"] for e in events if e["event_type"] == "placement.started")
     assert started["structure_kind"] == "AI" and started["beneficiary_id"] == anne_id
     # No identity (field names or Anne's / Bob's values) in any event this service emitted, nor in any log line.

@@ -1,4 +1,5 @@
-"""Placement rules, case by case: SIRET, which structure kind carries which modality, lot state, full-time overlaps."""
+"""Placement rules, case by case: SIRET, which structure kind carries which modality, lot state, full-time overlaps,
+when the follow-up after an exit is due."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from services.matching.domain.placements import (
     full_time_clash,
     kind_carries,
     employer_error,
+    follow_up_due,
+    follow_up_error,
     lot_error,
     siae_route,
     siret_error,
@@ -144,3 +147,31 @@ def test_part_time_existing_placements_never_clash() -> None:
 
 def test_an_open_existing_placement_clashes_with_anything_later() -> None:
     assert full_time_clash(Span(D(2030, 1, 1), D(2030, 2, 1)), [Span(D(2026, 1, 1), None)]) == Span(D(2026, 1, 1), None)
+
+
+@pytest.mark.parametrize(
+    ("ended_on", "months", "due"),
+    [
+        (D(2026, 6, 12), 6, D(2026, 12, 12)),
+        (D(2026, 8, 31), 6, D(2027, 2, 28)),  # no 31 February: the month's last day
+        (D(2027, 8, 31), 6, D(2028, 2, 29)),  # leap year
+        (D(2026, 10, 15), 6, D(2027, 4, 15)),  # across the year
+        (D(2026, 1, 31), 3, D(2026, 4, 30)),  # another local policy
+    ],
+)
+def test_the_follow_up_is_due_months_after_the_exit(ended_on: dt.date, months: int, due: dt.date) -> None:
+    assert follow_up_due(ended_on, months) == due
+
+
+@pytest.mark.parametrize(
+    ("followed_up_on", "error"),
+    [
+        (D(2026, 6, 11), "le suivi précède la fin du parcours (12/06/2026)"),
+        (D(2026, 6, 12), "le suivi à 6 mois se saisit à partir du 12/12/2026 (6 mois après la sortie du 12/06/2026)"),
+        (D(2026, 12, 11), "le suivi à 6 mois se saisit à partir du 12/12/2026 (6 mois après la sortie du 12/06/2026)"),
+        (D(2026, 12, 12), None),  # six months to the day
+        (D(2027, 3, 1), None),  # a survey made late is still the situation after 6 months
+    ],
+)
+def test_a_follow_up_is_the_situation_six_months_after_the_exit(followed_up_on: dt.date, error: str | None) -> None:
+    assert follow_up_error(D(2026, 6, 12), followed_up_on, 6) == error

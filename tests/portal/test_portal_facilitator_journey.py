@@ -1,8 +1,8 @@
 """The facilitator's journey in a real headless Chromium, against the four services and the portal running as real
 processes on a real NATS server: dashboard → award a lot (a wrong SIRET first), amend it → enrol a person with
 criteria (a wrong commune first) → candidates, one-click placement → statement with a bad row → fix the row in the
-page, send it again → the lot's progress shows the hours → end the placement with an exit → the pathway shows it,
-and a follow-up → find the person by name → the dashboard. Screenshots in var/screenshots/."""
+page, send it again → the lot's progress shows the hours → end the placement with an exit → the pathway shows it
+and when its 6-month follow-up is due (one today is refused) → find the person by name → the dashboard. Screenshots in var/screenshots/."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from services.matching.domain.placements import follow_up_due
 from shared.auth import Role
 
 TODAY = dt.date.today()
@@ -230,12 +231,16 @@ def test_facilitator_journey(portal_stack, browser: WebDriver, tmp_path: Path) -
     click(browser, f"terminer-{placement_id}")
     wait_text(browser, "Parcours terminé : Emploi durable")
     assert "sortie : Emploi durable" in browser.find_element(By.ID, f"placement-{placement_id}").text
+    due = follow_up_due(TODAY, 6)  # the situation 6 months after the exit (FSE survey)
+    assert f"à saisir à partir du {due:%d/%m/%Y}" in browser.find_element(By.ID, f"suivi-du-{placement_id}").text
+    # A follow-up today is refused: it would be counted as the situation 6 months after the exit.
     Select(browser.find_element(By.ID, "suivi-situation")).select_by_value("durable_job")
     Select(browser.find_element(By.ID, "suivi-parcours")).select_by_value(placement_id)
     click(browser, "enregistrer-suivi")
-    wait_element_text(browser, "alertes", "Suivi enregistré")
-    assert "Emploi durable" in browser.find_element(By.ID, "liste-suivis").text
-    screenshot(browser, "facilitateur-09-parcours-termine-et-suivi")
+    refusal = wait_element_text(browser, "groupe-suivi-date", "le suivi à 6 mois se saisit à partir du")
+    assert f"{due:%d/%m/%Y}" in refusal, refusal
+    assert "Aucun suivi enregistré" in browser.find_element(By.ID, "suivis").text
+    screenshot(browser, "facilitateur-09-parcours-termine-suivi-a-6-mois")
 
     # 8. Found again by name.
     browser.get(f"{portal}/facilitateur/beneficiaires")

@@ -1,4 +1,5 @@
-"""Placement rules: identifiers, which structure kinds carry which modality, lot state, overlapping full-time work."""
+"""Placement rules: identifiers, which structure kinds carry which modality, lot state, overlapping full-time work,
+when the follow-up after an exit is due."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from contracts.codes import LotStatus
 from contracts.codes import Modality as M
 from contracts.codes import StructureKind as K
+from services.matching.domain.eligibility import add_months, fr
 
 # DOMAIN.md, "How a company meets its clause": who can carry each modality. Direct hire and training may be supported
 # by any structure (PLIE, régie...), which then accompanies the person without employing them.
@@ -108,3 +110,21 @@ def full_time_clash(new: Span, existing: Iterable[Span]) -> Span | None:
     if not new.full_time:
         return None
     return min((s for s in existing if s.full_time and s.overlaps(new)), key=lambda s: s.start, default=None)
+
+
+def follow_up_due(ended_on: dt.date, months: int) -> dt.date:
+    """DOMAIN.md, "Exits and follow-up": the situation is recorded at the exit and again `months` later (6, the FSE
+    survey; local policy)."""
+    return add_months(ended_on, months)
+
+
+def follow_up_error(ended_on: dt.date, followed_up_on: dt.date, months: int) -> str | None:
+    """Why a follow-up of the pathway that ended on `ended_on` cannot be dated `followed_up_on` (None when it can):
+    the reports count it as the situation "at 6 months", so a call made earlier is not that situation."""
+    if followed_up_on < ended_on:
+        return f"le suivi précède la fin du parcours ({fr(ended_on)})"
+    due = follow_up_due(ended_on, months)
+    if followed_up_on < due:
+        return (f"le suivi à {months} mois se saisit à partir du {fr(due)} "
+                f"({months} mois après la sortie du {fr(ended_on)})")
+    return None
