@@ -8,6 +8,9 @@ end-to-end figure, the two services' times added (on two cores, running them at 
 total: both are CPU-bound). In the same run, the same rows are written straight into a twin of `hour_entries` (same
 columns, same indexes) of the same database by the fastest bulk path (COPY on PostgreSQL, executemany on SQLite,
 `services.hours.bulk`): the raw limit, and the ratio.
+The CPU time of the whole machine is read around both phases (`cpu.py`): divided by the cores, it is the shortest
+time the same work could take however well the two services overlapped, hence the best end-to-end rate this design
+can reach on this machine (the "CPU bound" figure).
 BENCH_ROWS (default 1,000,000) and BENCH_BACKENDS (default "sqlite,postgres"; PostgreSQL when it answers at
 TEST_POSTGRES_URL or 127.0.0.1:5432) tune the run. A measurement: it fails only when the work itself fails.
 """
@@ -25,6 +28,7 @@ from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
+import cpu
 import psycopg
 import pytest
 from harness import NatsProcess, declare_streams, free_port, running
@@ -171,19 +175,21 @@ async def test_bench_import_end_to_end(backend, nats_url, tmp_path):
             months = _months(dt.datetime.now(dt.UTC).date())
             data = _csv(ids, months, ROWS)
 
-            started = time.perf_counter()
+            cpu_started, started = cpu.busy_seconds(), time.perf_counter()
             response = await post_file(client, data, "bench.csv")
             stored = time.perf_counter() - started
             assert response.status_code == 200 and response.json()["accepted"] == ROWS, response.text[:500]
             while (await client.ctx.relay.backlog())[0]:
                 await asyncio.sleep(0.05)
             published = time.perf_counter() - started
+            hours_cpu = cpu.busy_seconds() - cpu_started
 
-            started = time.perf_counter()  # reporting's start-up (migrations of a new database) is counted too
+            cpu_started, started = cpu.busy_seconds(), time.perf_counter()  # reporting's start-up is counted too
             reporting.start()
             await asyncio.to_thread(reporting.wait_ready, 60)
             projected_rows = await _until(_counter(reporting_url, "hour_facts"), ROWS, PROJECTION_TIMEOUT)
             caught_up = time.perf_counter() - started
+            reporting_cpu = cpu.busy_seconds() - cpu_started
             assert projected_rows > 0, "reporting n'a rien projeté"
             reporting.stop()  # the raw limit is measured on a quiet machine
 
@@ -205,5 +211,12 @@ async def test_bench_import_end_to_end(backend, nats_url, tmp_path):
         label=f"Import d'heures [{backend}] fichier → base → NATS (service heures, 1M lignes en ≤ 20 s)"))
     record(f"hours_import.{backend}.raw_limit", Figure(
         raw, "lignes/s", label=f"Limite brute [{backend}] mêmes lignes, même base, {'COPY' if backend == 'postgres' else 'executemany'}"))
+    print(f"CPU [{backend}] (machine entière) : import {hours_cpu:.1f} cœur·s, projection {reporting_cpu:.1f} cœur·s "
+          f"pour {projected_rows:,} lignes ; {cpu.cores()} cœurs")
+    bound = projected_rows / ((hours_cpu * projected_rows / ROWS + reporting_cpu) / cpu.cores())
+    record(f"hours_import.{backend}.cpu_bound", Figure(
+        bound, "lignes/s", IMPORT_TARGET, limit=raw,
+        label=f"Borne CPU [{backend}] bout en bout si les deux services se recouvraient parfaitement "
+              f"({cpu.cores()} cœurs)"))
     record(f"hours_import.{backend}.ratio", Figure(
         100 * end_to_end / raw, "%", RATIO_TARGET, label=f"Import d'heures [{backend}] bout en bout / limite brute"))
