@@ -6,11 +6,11 @@ import gc
 from pathlib import Path
 
 from fastapi import FastAPI
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from services.matching import service
 from services.matching.api import router
-from services.matching.domain.eligibility import EligibilityPolicy
+from services.matching.domain.eligibility import SIAE_KINDS, EligibilityPolicy
 from services.matching.domain.ranking import Weights
 from services.matching.domain.territory import Territory
 from services.matching.handlers import HANDLERS
@@ -30,7 +30,11 @@ class Settings(ServiceSettings):
     clause_window_months: int = Field(default=24, ge=1, description="éligibilité depuis le 1er contrat de clause")
     recheck_after_months: int = Field(default=6, ge=1, description="contrôle à renouveler avant un 1er parcours")
     diagnosis_validity_months: int = Field(default=6, ge=1, description="validité du diagnostic IAE")
-    iae_level2_required: dict[str, int] = Field(default_factory=lambda: dict(EligibilityPolicy().level2_required))
+    iae_level2_required: dict[str, int] = Field(default_factory=lambda: dict(EligibilityPolicy().level2_required),
+                                                description="critères de niveau 2 exigés par type de SIAE")
+    low_qualification_levels: list[str] = Field(
+        default_factory=lambda: sorted(EligibilityPolicy().low_qualification_levels),
+        description="niveaux de formation des « jeunes peu qualifiés » (Rennes : sous le CAP/BEP)")
     qpv_priority: bool = Field(default=True, description="Plan Emploi Quartier : priorité aux habitants des QPV")
     weight_structure_sector: int = 40
     weight_structure_commune: int = 30
@@ -48,12 +52,23 @@ class Settings(ServiceSettings):
     retention_interval_hours: float = Field(
         default=24, ge=0, description="l'anonymisation des dossiers sans contact passe toutes les N heures (0 : jamais)")
 
+    @field_validator("iae_level2_required")
+    @classmethod
+    def _siae_thresholds(cls, value: dict[str, int]) -> dict[str, int]:
+        for kind, needed in value.items():
+            if kind not in SIAE_KINDS:
+                raise ValueError(f"{kind} n'est pas une SIAE ({', '.join(sorted(SIAE_KINDS))})")
+            if not 1 <= needed <= 5:
+                raise ValueError(f"{kind} : entre 1 et 5 critères de niveau 2, pas {needed}")
+        return value
+
     def policy(self) -> EligibilityPolicy:
         return EligibilityPolicy(
             clause_window_months=self.clause_window_months,
             recheck_after_months=self.recheck_after_months,
             diagnosis_validity_months=self.diagnosis_validity_months,
             level2_required=dict(self.iae_level2_required),
+            low_qualification_levels=frozenset(self.low_qualification_levels),
         )
 
     def weights(self) -> Weights:

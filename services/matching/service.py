@@ -114,7 +114,7 @@ async def register_structure(session: AsyncSession, ctx: ServiceContext, body: S
 async def enroll(session: AsyncSession, ctx: ServiceContext, body: BeneficiaryIn) -> Beneficiary:
     if body.commune_insee not in territory(ctx).communes:
         raise DomainError(f"commune {body.commune_insee} inconnue du territoire", field="commune_insee")
-    _check_criteria(body.criteria, body.birth_date, body.qpv)
+    _check_criteria(body.criteria, body.birth_date, body.qpv, body.education_level, policy(ctx))
     person = Beneficiary(
         gender=body.gender,
         birth_year=body.birth_date.year,
@@ -151,7 +151,7 @@ async def add_checks(session: AsyncSession, ctx: ServiceContext, beneficiary_id:
     identity = await session.get(BeneficiaryIdentity, person.id)
     if identity is None:  # deleted on erasure only
         raise Conflict("identité du bénéficiaire absente : son dossier ne reçoit plus de contrôle")
-    _check_criteria(body.criteria, identity.birth_date, person.qpv)
+    _check_criteria(body.criteria, identity.birth_date, person.qpv, person.education_level, policy(ctx))
     session.add_all(_checks(person.id, body.criteria))
     codes = {c.code for c in await criteria_of(session, person.id)} | {c.code for c in body.criteria}
     await ctx.outbox.emit(session, BENEFICIARY_ENROLLED, _profile(person, codes))
@@ -159,12 +159,13 @@ async def add_checks(session: AsyncSession, ctx: ServiceContext, beneficiary_id:
     return person
 
 
-def _check_criteria(criteria: list[CriterionIn], birth_date: dt.date, qpv: bool) -> None:
+def _check_criteria(criteria: list[CriterionIn], birth_date: dt.date, qpv: bool, education_level: str,
+                    rules_of: EligibilityPolicy) -> None:
     now = today()
     for i, c in enumerate(criteria):
         if c.checked_on > now:
             raise DomainError("la date de contrôle est dans le futur", field=f"criteria[{i}].checked_on")
-        if (error := criterion_error(c.code, c.checked_on, birth_date, qpv)) is not None:
+        if (error := criterion_error(c.code, c.checked_on, birth_date, qpv, education_level, rules_of)) is not None:
             raise DomainError(error, field=f"criteria[{i}].code")
 
 

@@ -93,6 +93,9 @@ async def test_bad_input_is_refused_in_french_and_writes_nothing(database_url, n
         refused(await post("/beneficiaries", json=beneficiary("A", "B", "1990-01-01", criteria=[
             {"code": "JEUNE_PEU_QUALIFIE", "checked_on": days(-3), "prescriber": "Mission locale"}])), 422,
             "criteria[0].code", "critère JEUNE_PEU_QUALIFIE réservé aux moins de 26 ans")
+        refused(await post("/beneficiaries", json=beneficiary("A", "B", "2004-01-01", education_level="4", criteria=[
+            {"code": "JEUNE_PEU_QUALIFIE", "checked_on": days(-3), "prescriber": "Mission locale"}])), 422,
+            "criteria[0].code", "réservé aux jeunes peu qualifiés")
         refused(await post("/beneficiaries", json=beneficiary("A", "B", "1990-01-01", qpv=False, criteria=[
             {"code": "QPV", "checked_on": days(-3), "prescriber": "PLIE"}])), 422,
             "criteria[0].code", "n'habite pas un quartier prioritaire")
@@ -215,7 +218,7 @@ async def test_structures_filters_and_roles(database_url, nats_url):
         assert sorted(shown_etti["modalities"]) == ["direct_hire", "provision", "training"]
         minimal = await client.post("/beneficiaries", json={
             "first_name": "Inès", "last_name": "Martin", "birth_date": "2004-03-09", "gender": "F",
-            "commune_insee": "35238", "qpv": False, "education_level": "cap_bep", "sectors": ["nettoyage"],
+            "commune_insee": "35238", "qpv": False, "education_level": "infra_3", "sectors": ["nettoyage"],
             "criteria": [{"code": "JEUNE_PEU_QUALIFIE", "checked_on": days(-3), "prescriber": "Mission locale"}]})
         assert minimal.status_code == 201, minimal.text
         assert (await client.get(f"/beneficiaries/{minimal.json()['id']}")).json()["criteria"][0]["proof_type"] is None

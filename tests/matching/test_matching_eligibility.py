@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from pydantic import ValidationError
 
 from contracts.codes import CriterionCode, StructureKind
 from services.matching.domain.eligibility import (
@@ -15,8 +16,12 @@ from services.matching.domain.eligibility import (
     clause_eligibility,
     criterion_error,
     iae_eligibility,
+    level2_needed,
+    iae_applies,
     placement_eligibility,
 )
+from services.matching.app import SERVICE, Settings
+from shared.settings import load_settings
 
 P = EligibilityPolicy()
 D = dt.date
@@ -196,6 +201,33 @@ def test_level2_thresholds_are_settings() -> None:
     assert iae_eligibility(checks("DELD"), "AI", D(2026, 3, 1), policy).status == Status.ELIGIBLE
 
 
+def test_a_siae_left_out_of_the_thresholds_keeps_the_national_rule() -> None:
+    policy = EligibilityPolicy(level2_required={"EI": 2})  # ETTI, AI, ACI, EITI not named
+    assert iae_applies("ETTI", policy) and iae_applies("ACI", policy)
+    assert iae_eligibility(checks("QPV"), "ETTI", D(2026, 3, 1), policy).status == Status.NOT_ELIGIBLE
+    assert iae_eligibility(checks("QPV", "DELD"), "ETTI", D(2026, 3, 1), policy).status == Status.ELIGIBLE
+    assert iae_eligibility(checks("QPV", "DELD"), "ACI", D(2026, 3, 1), policy).status == Status.NOT_ELIGIBLE
+    assert not iae_applies("GEIQ", policy) and not iae_applies(None, policy)
+
+
+@pytest.mark.parametrize(("level", "refused"), [
+    ("infra_3", False), ("sans_diplome", False), ("2", False),
+    ("3", True), ("cap_bep", True), ("4", True), ("bac+2", True),
+])
+def test_young_people_count_only_below_cap_bep(level: str, refused: bool) -> None:
+    error = criterion_error("JEUNE_PEU_QUALIFIE", D(2026, 1, 15), D(2004, 3, 9), False, level, P)
+    assert (error is not None) == refused
+    if refused:
+        assert error == ("critère JEUNE_PEU_QUALIFIE réservé aux jeunes peu qualifiés (niveau de formation 1, 2, "
+                         f"infra_3, sans_diplome) : niveau déclaré « {level} »")
+
+
+def test_the_low_qualification_levels_are_local_policy() -> None:
+    policy = EligibilityPolicy(low_qualification_levels=frozenset({"infra_3", "3"}))  # up to CAP/BEP included
+    assert criterion_error("JEUNE_PEU_QUALIFIE", D(2026, 1, 15), D(2004, 3, 9), False, "3", policy) is None
+    assert criterion_error("DELD", D(2026, 1, 15), D(2004, 3, 9), False, "7", policy) is None  # other publics: any level
+
+
 # ---- placement: clause + IAE --------------------------------------------------------------------------------------
 def test_placement_through_an_ei_needs_both_rules() -> None:
     person = checks("DELD", "QPV")
@@ -225,7 +257,21 @@ def test_placement_reasons_join_clause_and_iae() -> None:
     ("RSA", D(1940, 1, 1), False, False),
 ])
 def test_age_and_neighbourhood_publics_are_the_person_s_on_the_check_day(code, birth, qpv, refused) -> None:
-    error = criterion_error(code, D(2026, 1, 15), birth, qpv)
+    error = criterion_error(code, D(2026, 1, 15), birth, qpv, "infra_3", P)
     assert (error is not None) == refused
     if code == "JEUNE_PEU_QUALIFIE" and refused:
         assert error == "critère JEUNE_PEU_QUALIFIE réservé aux moins de 26 ans : 26 ans au contrôle du 15/01/2026"
+
+
+def test_settings_name_siae_thresholds_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MATCHING_IAE_LEVEL2_REQUIRED", '{"GEIQ": 2}')
+    with pytest.raises(ValidationError, match="GEIQ n'est pas une SIAE"):
+        load_settings(Settings, SERVICE)
+    monkeypatch.setenv("MATCHING_IAE_LEVEL2_REQUIRED", '{"EI": 0}')
+    with pytest.raises(ValidationError, match="entre 1 et 5"):
+        load_settings(Settings, SERVICE)
+    monkeypatch.setenv("MATCHING_IAE_LEVEL2_REQUIRED", '{"EI": 2}')
+    monkeypatch.setenv("MATCHING_LOW_QUALIFICATION_LEVELS", '["infra_3", "3"]')
+    policy = load_settings(Settings, SERVICE).policy()
+    assert level2_needed("EI", policy) == 2 and level2_needed("AI", policy) == 2  # AI: the national threshold
+    assert policy.low_qualification_levels == {"infra_3", "3"}

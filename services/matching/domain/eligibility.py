@@ -42,6 +42,12 @@ class Criterion(NamedTuple):  # a named tuple: built 10,000 times per ranking, s
     prescriber: str = ""
 
 
+# The national IAE rule (DOMAIN.md, "Who counts"): the structures it applies to (the SIAE) and how many level-2
+# criteria each needs without a level-1 one. A setting may change a threshold, never take a SIAE out of the rule.
+IAE_LEVEL2_REQUIRED: dict[str, int] = {K.EI: 3, K.ACI: 3, K.EITI: 3, K.AI: 2, K.ETTI: 2}
+SIAE_KINDS = frozenset(IAE_LEVEL2_REQUIRED)
+
+
 @dataclass(frozen=True)
 class EligibilityPolicy:
     """Local policy (settings) and the national IAE levels."""
@@ -51,9 +57,9 @@ class EligibilityPolicy:
     diagnosis_validity_months: int = 6
     level1: frozenset[str] = frozenset({C.RSA, C.ASS, C.AAH, C.DETLD})
     level2: frozenset[str] = frozenset({C.DELD, C.RQTH, C.JEUNE_PEU_QUALIFIE, C.SENIOR_50, C.QPV})
-    level2_required: dict[str, int] = field(
-        default_factory=lambda: {K.EI: 3, K.ACI: 3, K.EITI: 3, K.AI: 2, K.ETTI: 2}
-    )
+    level2_required: dict[str, int] = field(default_factory=lambda: dict(IAE_LEVEL2_REQUIRED))
+    # "young people under 26 with low qualification (below CAP/BEP in Rennes)": the education levels that count as low
+    low_qualification_levels: frozenset[str] = frozenset({"infra_3", "1", "2", "sans_diplome"})
 
 
 class Status(StrEnum):
@@ -157,12 +163,17 @@ def age_on(birth_date: dt.date, day: dt.date) -> int:
     return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
 
 
-def criterion_error(code: str, checked_on: dt.date, birth_date: dt.date, qpv: bool) -> str | None:
+def criterion_error(code: str, checked_on: dt.date, birth_date: dt.date, qpv: bool, education_level: str,
+                    policy: EligibilityPolicy) -> str | None:
     """Why a criterion cannot be the person's on the day it was checked (None when it can): the age of the young and
-    senior publics on that day, the priority neighbourhood of the QPV public."""
+    senior publics on that day, the low qualification of the young, the priority neighbourhood of the QPV public."""
     age = age_on(birth_date, checked_on)
     if code == C.JEUNE_PEU_QUALIFIE and age >= YOUNG_UNDER:
         return f"critère {code} réservé aux moins de {YOUNG_UNDER} ans : {age} ans au contrôle du {fr(checked_on)}"
+    if code == C.JEUNE_PEU_QUALIFIE and education_level not in policy.low_qualification_levels:
+        levels = ", ".join(sorted(policy.low_qualification_levels))
+        return (f"critère {code} réservé aux jeunes peu qualifiés (niveau de formation {levels}) : "
+                f"niveau déclaré « {education_level} »")
     if code == C.SENIOR_50 and age < SENIOR_FROM:
         return f"critère {code} réservé aux {SENIOR_FROM} ans et plus : {age} ans au contrôle du {fr(checked_on)}"
     if code == C.QPV and not qpv:
@@ -171,7 +182,12 @@ def criterion_error(code: str, checked_on: dt.date, birth_date: dt.date, qpv: bo
 
 
 def iae_applies(kind: str | None, policy: EligibilityPolicy) -> bool:
-    return kind is not None and kind in policy.level2_required
+    """The IAE rule applies to every route through an SIAE, whatever the settings hold."""
+    return kind in SIAE_KINDS
+
+
+def level2_needed(kind: str, policy: EligibilityPolicy) -> int:
+    return policy.level2_required.get(kind, IAE_LEVEL2_REQUIRED[kind])
 
 
 def iae_eligibility(criteria: Sequence[Criterion], kind: str, on: dt.date, policy: EligibilityPolicy) -> Eligibility:
@@ -187,7 +203,7 @@ def iae_eligibility(criteria: Sequence[Criterion], kind: str, on: dt.date, polic
     if level1:
         return Eligibility(Status.ELIGIBLE, (f"IAE : critère de niveau 1 ({', '.join(level1)})",))
     level2 = sorted(valid & policy.level2)
-    needed = policy.level2_required[kind]
+    needed = level2_needed(kind, policy)
     if len(level2) >= needed:
         return Eligibility(
             Status.ELIGIBLE, (f"IAE : {len(level2)} critères de niveau 2 ({', '.join(level2)}) pour {kind}",)
