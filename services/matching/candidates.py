@@ -73,7 +73,7 @@ async def for_lot(
         structures = rank_structures(view, await structure_views(session, view, near, day), territory, weights,
                                      modality)
         people = shortlist_beneficiaries(view, await beneficiary_views(session, view, day, policy), territory, policy,
-                                         weights, day, n)
+                                         weights, day, n, modality)
     return CandidatesOut(
         lot_id=lot.lot_id,
         on=day,

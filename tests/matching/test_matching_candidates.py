@@ -34,7 +34,8 @@ async def test_candidates_are_the_pure_ranking_of_the_stored_files(database_url)
             body = response.json()
             weights = dataclasses.replace(Weights(), qpv_priority=params.get("qpv_priority") != "false")
             structures = rank_structures(w.lot, in_use(w, on).structures, w.territory, weights, params.get("modality"))
-            people = rank_beneficiaries(w.lot, w.people, w.territory, EligibilityPolicy(), weights, on)
+            people = rank_beneficiaries(w.lot, w.people, w.territory, EligibilityPolicy(), weights, on,
+                                        params.get("modality"))
             assert len(people) > 50 and len(structures) > 5  # the world exercises the ranking, not an empty list
             assert as_pairs(body) == (
                 [(str(c.id), c.score, c.reasons, c.extra["free_places"]) for c in structures],

@@ -18,8 +18,10 @@ from services.matching.domain.ranking import (
     LotView,
     StructureView,
     Weights,
+    iae_routes,
     rank_beneficiaries,
     rank_structures,
+    shortlist_beneficiaries,
 )
 
 D = dt.date
@@ -160,6 +162,31 @@ def test_people_not_eligible_on_the_day_are_left_out(terr) -> None:
 def test_a_window_closing_before_the_lot_ends_is_said(terr) -> None:
     [c] = rank_beneficiaries(LOT, [person(first_start=D(2024, 6, 1))], terr, P, W, ON)
     assert "éligibilité close le 31/05/2026, avant la fin du lot" in c.reasons
+
+
+@pytest.mark.parametrize(("modality", "routes"), [
+    ("provision", ("AI", "ETTI")),  # a GEIQ provides staff outside the IAE
+    ("subcontracting", ("ACI", "EI", "EITI")),  # EA, ESAT, régie: no IAE rule
+    ("co_contracting", ("ACI", "EI", "EITI")),
+    ("direct_hire", ()),  # a structure supporting a direct hire does not employ: no IAE rule
+    ("training", ()),
+    (None, ()),
+])
+def test_the_iae_rule_follows_the_modality(modality, routes) -> None:
+    assert iae_routes(modality) == routes
+
+
+def test_a_candidate_short_of_the_iae_rule_is_told_which_siae_cannot_employ_them(terr) -> None:
+    two_level2 = person(criteria=(Criterion("DELD", D(2026, 2, 1)), Criterion("QPV", D(2026, 2, 1))), qpv=True)
+    level1 = person()
+    ranked = shortlist_beneficiaries(LOT, [two_level2, level1], terr, P, W, ON, modality="subcontracting").best
+    reasons = {c.id: c.reasons for c in ranked}
+    assert "IAE : critères insuffisants pour un parcours via ACI, EI, EITI" in reasons[two_level2.id]
+    assert not any(r.startswith("IAE") for r in reasons[level1.id])  # RSA: level 1, any SIAE
+    provision = shortlist_beneficiaries(LOT, [two_level2], terr, P, W, ON, modality="provision").best[0]
+    assert not any(r.startswith("IAE") for r in provision.reasons)  # 2 level-2 criteria suffice for AI and ETTI
+    direct = shortlist_beneficiaries(LOT, [two_level2], terr, P, W, ON, modality="direct_hire").best[0]
+    assert not any(r.startswith("IAE") for r in direct.reasons)
 
 
 def test_people_already_placed_full_time_are_left_out(terr) -> None:

@@ -17,12 +17,14 @@ from typing import NamedTuple
 from services.matching.domain.eligibility import (
     ClauseDay,
     Criterion,
+    SIAE_KINDS,
     EligibilityPolicy,
     Status,
     clause_eligibility,
     fr,
+    iae_eligibility,
 )
-from services.matching.domain.placements import MODALITY_LABELS, Span, full_time_clash, kind_carries
+from services.matching.domain.placements import MODALITY_LABELS, Span, full_time_clash, kind_carries, siae_route
 from services.matching.domain.territory import Territory
 
 
@@ -153,9 +155,10 @@ def rank_beneficiaries(
     policy: EligibilityPolicy,
     weights: Weights,
     on: dt.date,
+    modality: str | None = None,
 ) -> list[Candidate]:
     """People for the lot, judged on `on` (the day the placement would start) for the period up to the lot's end."""
-    return shortlist_beneficiaries(lot, people, territory, policy, weights, on).best
+    return shortlist_beneficiaries(lot, people, territory, policy, weights, on, modality=modality).best
 
 
 def shortlist_beneficiaries(
@@ -166,9 +169,11 @@ def shortlist_beneficiaries(
     weights: Weights,
     on: dt.date,
     limit: int | None = None,
+    modality: str | None = None,
 ) -> Ranking:
     """`rank_beneficiaries` cut to its best `limit`, with the number of people kept. Fast on 10,000 people: every
-    person is scored on their status alone (`ClauseDay`), only the best are explained (`clause_eligibility`)."""
+    person is scored on their status alone (`ClauseDay`), only the best are explained (`clause_eligibility`). With a
+    `modality`, the explanation also names the SIAE carrying it whose IAE rule the person does not meet."""
     place, epci_others = _lot_place(lot, territory)
     clause_day, today = ClauseDay.of(on, policy), Span(on, on, full_time=True)
     scored = []
@@ -180,7 +185,16 @@ def shortlist_beneficiaries(
             scored.append((-_person_score(lot, p, status, epci_others, weights), str(p.id), p))
     scored.sort(key=itemgetter(0, 1))
     best = scored if limit is None else scored[:limit]
-    return Ranking(len(scored), [_explain_person(lot, p, place, epci_others, policy, weights, on) for *_, p in best])
+    siae = iae_routes(modality)
+    return Ranking(len(scored), [_explain_person(lot, p, place, epci_others, policy, weights, on, siae)
+                                 for *_, p in best])
+
+
+def iae_routes(modality: str | None) -> tuple[str, ...]:
+    """The SIAE kinds through which a placement of `modality` falls under the IAE rule."""
+    if modality is None:
+        return ()
+    return tuple(k for k in sorted(SIAE_KINDS) if kind_carries(k, modality) and siae_route(k, modality))
 
 
 def _person_score(lot: LotView, p: BeneficiaryView, status: Status, epci_others: set[str], weights: Weights) -> int:
@@ -204,11 +218,15 @@ def _explain_person(
     policy: EligibilityPolicy,
     weights: Weights,
     on: dt.date,
+    siae: tuple[str, ...] = (),
 ) -> Candidate:
-    """The person's candidacy with a French reason for each point of `_person_score`."""
+    """The person's candidacy with a French reason for each point of `_person_score`, and the SIAE of the modality
+    that could not employ them (IAE rule), so the facilitator picks a structure that can."""
     elig = clause_eligibility(p.criteria, p.first_start, on, policy)
     later = full_time_clash(Span(on, lot.end_date, full_time=True), p.spans) if p.spans else None
     reasons = [f"{elig.label} : {elig.reasons[0]}"]
+    if elig.eligible and (blocked := [k for k in siae if not iae_eligibility(p.criteria, k, on, policy).eligible]):
+        reasons.append(f"IAE : critères insuffisants pour un parcours via {', '.join(blocked)}")
     if elig.window_ends is not None and elig.window_ends < lot.end_date:
         reasons.append(f"éligibilité close le {fr(elig.window_ends)}, avant la fin du lot")
     if later is not None:
