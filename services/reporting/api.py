@@ -25,6 +25,9 @@ Format = Literal["json", "csv", "xlsx", "html", "pdf"]
 Year = Annotated[int | None, Query(description="année, ex. 2026")]
 BuyerId = Annotated[uuid.UUID | None, Query(description="restreindre à un acheteur")]
 AsOf = Annotated[str | None, Query(description="date AAAA-MM-JJ : le bilan tel que l'historique était à cette date")]
+# facilitators see everything; buyers their own markets, never eligibility reasons; funders aggregates only
+AUDIENCE = {Role.FACILITATOR: rules.Audience.FACILITATOR, Role.BUYER: rules.Audience.BUYER,
+            Role.FUNDER: rules.Audience.FUNDER}
 
 
 def _scope(user: Principal, buyer_id: uuid.UUID | None, as_of: str | None) -> Scope:
@@ -39,7 +42,7 @@ def _scope(user: Principal, buyer_id: uuid.UUID | None, as_of: str | None) -> Sc
 async def _answer(ctx: Ctx, session: ReadSessionDep, user: Principal, period: rules.Period, scope: Scope,
                   fmt: str) -> Response:
     policy: Policy = ctx.extras["policy"]
-    report = await build_report(session, period, scope, policy, protect_people=user.role == Role.FUNDER)
+    report = await build_report(session, period, scope, policy, audience=AUDIENCE[user.role])
     name = f"bilan-{period.year}" + (f"-T{period.quarter}" if period.quarter else "")
     if fmt == "csv":
         return Response(formats.to_csv(report), media_type="text/csv; charset=utf-8",

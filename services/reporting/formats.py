@@ -85,6 +85,8 @@ def sections(report: dict[str, Any]) -> Iterator[tuple[str, list[str], list[list
     for key, title in HOURS_SECTIONS.items():
         yield title, ["Clé", "Libellé", "Heures"], [[r["key"], r["label"], r["hours"]] for r in report["hours_by"][key]]
     for key, title in PEOPLE_SECTIONS.items():
+        if key not in report["people_by"]:  # a buyer's report has no people by public category
+            continue
         yield title, ["Clé", "Libellé", "Personnes"], [[r["key"], r["label"], r["people"]]
                                                         for r in report["people_by"][key]]
     yield ("Structures par type", ["Clé", "Libellé", "Structures"],

@@ -13,7 +13,12 @@ funders' small-cell rule. Definitions:
 - owed hours, lots, markets: lots awarded or closed whose dates overlap the period; percent: hours realised on those
   lots up to the period end ÷ their obligation; pipeline: hours sized on lots not yet awarded;
 - contracts: placements started in the period; exits at end: placements ended in the period; at 6 months:
-  follow-ups dated in the period.
+  follow-ups dated in the period;
+- FTE: hours ÷ the annual FTE hours (1,607 by default), whatever the length of the period (DOMAIN.md): a quarter's
+  FTE are a quarter of a year's at the same pace, and the four quarters add up to the year.
+Who reads what (`rules.Audience`): buyers never get the people by public category (eligibility reasons); funders get
+aggregates only — every people count under the threshold reads "< N", and in a breakdown of a total they see, more
+cells are hidden ("masqué") until no hidden cell can be worked out by subtraction (`rules.protect_partition`).
 "As of" a date: hours are recomputed from the entries recorded by then, minus the corrections recorded by then;
 placements and follow-ups dated after it are left out; lots keep their current state (the projection keeps the
 newest version of a lot only).
@@ -241,7 +246,7 @@ async def totals_of(session: AsyncSession, scope: Scope, periods: list[rules.Per
             "owed_hours": owed_hours,
             "realised_to_date_on_active_lots": realised_on_active,
             "percent": rules.percent(realised_on_active, owed_hours),
-            "fte": rules.fte(hours_total[i], policy.annual_fte_hours, len(period.months)),
+            "fte": rules.fte(hours_total[i], policy.annual_fte_hours),
             "people": people[i],
             "new_people": new_people[i],
             "companies": companies[i],
@@ -319,9 +324,10 @@ async def hours_by(session: AsyncSession, scope: Scope, period: rules.Period, sr
     }
 
 
-async def people_by(session: AsyncSession, scope: Scope, period: rules.Period, policy: Policy, src: Sources
-                    ) -> dict[str, dict[str, int]]:
-    """People with counted hours in the period, by profile (counts of distinct pseudonymous ids)."""
+async def people_by(session: AsyncSession, scope: Scope, period: rules.Period, policy: Policy, src: Sources,
+                    *, eligibility: bool = True) -> dict[str, dict[str, int]]:
+    """People with counted hours in the period, by profile (counts of distinct pseudonymous ids); by public category
+    (eligibility criteria) only if `eligibility` — the key is then absent, not empty."""
     pm = src.people
     reached = select(pm.c.beneficiary_id).where(*_in(pm, scope, period), pm.c.centi > 0).distinct().subquery()
     profiles = (await session.execute(
@@ -333,7 +339,7 @@ async def people_by(session: AsyncSession, scope: Scope, period: rules.Period, p
         select(PC.c.code, func.count())
         .select_from(reached.join(PC, PC.c.beneficiary_id == reached.c.beneficiary_id))
         .group_by(PC.c.code)
-    )).all()
+    )).all() if eligibility else None
     per_kind = select(pm.c.beneficiary_id, pm.c.structure_kind).where(*_in(pm, scope, period), pm.c.centi > 0) \
         .distinct().subquery()
     kinds = (await session.execute(
@@ -343,15 +349,16 @@ async def people_by(session: AsyncSession, scope: Scope, period: rules.Period, p
     for *_, commune, n in profiles:
         key, _label = rules.epci_of(commune, policy.communes)
         epci[key] = epci.get(key, 0) + int(n)
-    return {
+    out = {
         "gender": rules.count_by((r[0], r[5]) for r in profiles),
         "age_band": rules.count_by((rules.age_band(r[1], period.end), r[5]) for r in profiles),
         "qpv": rules.count_by((None if r[2] is None else str(bool(r[2])).lower(), r[5]) for r in profiles),
         "education_level": rules.count_by((r[3], r[5]) for r in profiles),
-        "category": rules.count_by((r[0], r[1]) for r in categories),
+        "category": rules.count_by((r[0], r[1]) for r in categories) if categories is not None else None,
         "epci": epci,
         "structure_kind": {(k or rules.NONE_KIND): int(n) for k, n in kinds},
     }
+    return {dim: counts for dim, counts in out.items() if counts is not None}
 
 
 def _placements_scope(scope: Scope) -> list[ColumnElement[bool]]:
@@ -436,22 +443,21 @@ async def buyer_name(session: AsyncSession, buyer_id: uuid.UUID) -> str | None:
 
 def _people_rows(dimension: str, counts: dict[str, int], protect: bool, threshold: int,
                  labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    rows = rules.rows_of(dimension, counts, "people", labels)
-    if protect:
-        for row in rows:
-            row["people"] = rules.suppress(row["people"], threshold)
-    return rows
+    shown: dict[str, Any] = rules.protect_breakdown(dimension, counts, threshold) if protect else counts
+    return rules.rows_of(dimension, shown, "people", labels)
 
 
 async def build_report(session: AsyncSession, period: rules.Period, scope: Scope, policy: Policy,
-                       *, protect_people: bool) -> dict[str, Any]:
-    """The whole report of a period, for a scope; `protect_people` applies the funders' small-cell rule."""
+                       *, audience: rules.Audience) -> dict[str, Any]:
+    """The whole report of a period, for a scope, as `audience` may read it: funders get the small-cell rule
+    (`rules.protect_partition`, `rules.protect_cells`), buyers no eligibility reasons (`people_by.category`)."""
     threshold = policy.small_cell_threshold
+    protect_people = audience.aggregates_only
     src = Sources.of(scope)
     previous = rules.previous_period(period)
     ytd = rules.year_to_date(period)
     head, previous_totals, ytd_totals = await totals_of(session, scope, [period, previous, ytd], policy, src)
-    people = await people_by(session, scope, period, policy, src)
+    people = await people_by(session, scope, period, policy, src, eligibility=audience.sees_eligibility_reasons)
     ce = await contracts_and_exits(session, scope, period)
 
     def protect_totals(t: dict[str, Any]) -> dict[str, Any]:
@@ -465,12 +471,15 @@ async def build_report(session: AsyncSession, period: rules.Period, scope: Scope
         dim: _people_rows(dim, counts, protect_people, threshold, epci_labels if dim == "epci" else None)
         for dim, counts in people.items()
     }
-    exits = {
+    exits: dict[str, Any] = {
         moment: _people_rows("exit", ce[moment], protect_people, threshold) for moment in ("at_end", "at_6_months")
     }
     for moment in ("at_end", "at_6_months"):
         dynamic = sum(v for k, v in ce[moment].items() if k in rules.DYNAMIC_EXITS)
-        exits[f"{moment}_dynamic"] = rules.suppress(dynamic, threshold) if protect_people else dynamic
+        # shown beside its parts, the sum of the dynamic exits must not give a hidden part away
+        exits[f"{moment}_dynamic"] = rules.protect_subtotal(
+            ce[moment], rules.protect_breakdown("exit", ce[moment], threshold), rules.DYNAMIC_EXITS, threshold,
+        ) if protect_people else dynamic
     return {
         "period": period.as_dict(),
         "buyer_id": str(scope.buyer_id) if scope.buyer_id else None,
@@ -495,12 +504,20 @@ async def build_report(session: AsyncSession, period: rules.Period, scope: Scope
 def targets(policy: Policy, people: dict[str, dict[str, int]], head: dict[str, Any], *, protect: bool = False
             ) -> list[dict[str, Any]]:
     """Territorial targets shown beside the figures (settings), e.g. the share of people living in a QPV.
-    `protect` (funders): a share that would give a small cell away is not shown (None)."""
+    `protect` (funders): a share that would give a small cell away is not shown (None) — a share beside the total is
+    its count, so it is hidden whenever the funder's breakdown hides that count (`rules.protect_breakdown`)."""
     total = head["people"]
-    counts = {"qpv_share": people["qpv"].get("true", 0), "women_share": people["gender"].get("F", 0)}
+    cells = {"qpv_share": ("qpv", "true"), "women_share": ("gender", "F")}
+    counts = {key: people[dim].get(cell, 0) for key, (dim, cell) in cells.items()}
+
+    def gives_away(key: str) -> bool:
+        dim, cell = cells[key]
+        shown = rules.protect_breakdown(dim, people[dim], policy.small_cell_threshold)
+        return (rules.share_reveals_small_cell(counts[key], total, policy.small_cell_threshold)
+                or rules.MASKED_KEY in shown or rules.is_hidden(shown.get(cell, 0)))
+
     actual = {
-        key: None if protect and rules.share_reveals_small_cell(n, total, policy.small_cell_threshold)
-        else rules.percent(Decimal(n), Decimal(total))
+        key: None if protect and gives_away(key) else rules.percent(Decimal(n), Decimal(total))
         for key, n in counts.items()
     }
     names = {"qpv_share": "Part des personnes résidant en QPV (%)", "women_share": "Part des femmes (%)"}

@@ -297,6 +297,7 @@ async def test_the_whole_story_ends_in_a_quarterly_report_with_exactly_the_accep
         async with system.client("reporting", buyer_token("00000000-0000-0000-0000-0000000000b2")) as other:
             assert (await other.get(f"/reports/markets/{market['id']}")).status_code == 404
     assert own["buyer_id"] == buyer_id and own["totals"] == report["totals"]
+    assert "category" not in own["people_by"] and report["people_by"]["category"]  # never eligibility reasons
     assert Decimal(str(market_report["owed_hours"])) == lots[1].owed_hours + lots[2].owed_hours
     assert [(lot["number"], lot["status"], lot["company_name"], Decimal(str(lot["owed_hours"])))
             for lot in market_report["lots"]] == [
@@ -348,7 +349,7 @@ def check_report(report: dict, ledger: Ledger, lots: dict[int, Lot]) -> None:
     assert Decimal(str(t["hours"])) == quarter_hours
     assert Decimal(str(t["owed_hours"])) == owed
     assert Decimal(str(t["percent"])) == percent(ledger.total(last=LAST), owed)
-    assert Decimal(str(t["fte"])) == (quarter_hours / (Decimal(1607) * 3 / 12)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    assert Decimal(str(t["fte"])) == (quarter_hours / Decimal(1607)).quantize(Decimal("0.01"), ROUND_HALF_UP)
     assert (t["people"], t["new_people"]) == (len(ledger.reached(FIRST, LAST)), len(ledger.new_people(FIRST, LAST)))
     assert (t["people"], t["new_people"]) == (5, 4)  # Jean-Pierre worked in March already
     assert (t["companies"], t["structures"], t["markets"], t["lots"]) == (2, 3, 1, 2)

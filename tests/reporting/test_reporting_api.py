@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 import uuid
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from disclosure import assert_nothing_given_away
 from harness import SECRET, running
 from openpyxl import load_workbook
 from reporting_support import apply_directly
 from reporting_world import generate
 
+from contracts import Envelope, new_envelope
+from contracts.events.hours import HourEntry, HoursRecorded
+from contracts.events.markets import LotAwarded, LotState, MarketSubmitted
+from contracts.events.matching import BeneficiaryEnrolled, PlacementEnded, PlacementStarted
 from services.reporting.app import create_app
+from services.reporting.rules import MASKED
 from shared.auth import Role, issue_token
 
 YEAR = 2026
@@ -62,7 +69,18 @@ async def test_the_answer_carries_the_client_contract_fields(client):
         assert key in report
     assert set(report["exits"]) >= {"at_end", "at_6_months"}
     assert [r["key"] for r in report["hours_by"]["month"]] == ["2026-04", "2026-05", "2026-06"]
-    assert report["totals"]["fte"] == pytest.approx(round(report["totals"]["hours"] / (1607 / 4), 2), abs=0.01)
+    hours = Decimal(str(report["totals"]["hours"]))
+    assert Decimal(str(report["totals"]["fte"])) == (hours / 1607).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+async def test_the_fte_of_the_four_quarters_add_up_to_the_year(client):
+    """FTE = hours ÷ annual FTE hours whatever the period (DOMAIN.md): no pro rata of the months."""
+    year = (await client.get("/reports/annual", params={"year": YEAR})).json()["totals"]
+    quarters = [(await client.get("/reports/quarterly", params={"year": YEAR, "quarter": q})).json()["totals"]
+                for q in (1, 2, 3, 4)]
+    assert sum(Decimal(str(q["hours"])) for q in quarters) == Decimal(str(year["hours"]))
+    assert abs(sum(Decimal(str(q["fte"])) for q in quarters) - Decimal(str(year["fte"]))) <= Decimal("0.02")
+    assert Decimal(str(year["fte"])) == (Decimal(str(year["hours"])) / 1607).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
 async def test_fte_hours_and_small_cell_threshold_are_settings(database_url, nats_url):
@@ -74,7 +92,8 @@ async def test_fte_hours_and_small_cell_threshold_are_settings(database_url, nat
         assert report["totals"]["fte"] == pytest.approx(round(report["totals"]["hours"] / 1600, 2), abs=0.01)
         funder = (await c.get("/reports/annual", params={"year": YEAR}, headers=bearer(Role.FUNDER))).json()
         cells = [r["people"] for rows in funder["people_by"].values() for r in rows]
-        assert "< 10" in cells and all(c == "< 10" or c >= 10 for c in cells)
+        assert "< 10" in cells and all(c in ("< 10", MASKED) or c >= 10 for c in cells)
+        assert_nothing_given_away(report, funder, threshold=10)
 
 
 def _people_cells(report: dict) -> list:
@@ -90,9 +109,19 @@ async def test_a_funder_sees_every_people_cell_under_5_as_less_than_5(client):
     assert any(isinstance(c, int) and 0 < c < 5 for c in _people_cells(full))  # there is something to hide
     cells = _people_cells(funder)
     assert "< 5" in cells
-    assert all(c == "< 5" or (isinstance(c, int) and c >= 5) for c in cells)
+    assert all(c in ("< 5", MASKED) or (isinstance(c, int) and c >= 5) for c in cells)
+    assert_nothing_given_away(full, funder)  # and no hidden cell comes out of a subtraction
     assert funder["hours_by"] == full["hours_by"]  # hours are not people: shown as they are
     assert funder["totals"]["hours"] == full["totals"]["hours"]
+    assert funder["people_by"]["category"]  # funders keep the public categories, as protected aggregates
+
+
+async def test_no_hidden_cell_comes_out_of_any_quarter_of_the_funders(client):
+    for q in (1, 2, 3, 4):
+        params = {"year": YEAR, "quarter": q}
+        full = (await client.get("/reports/quarterly", params=params)).json()
+        funder = (await client.get("/reports/quarterly", params=params, headers=bearer(Role.FUNDER))).json()
+        assert_nothing_given_away(full, funder)
 
 
 async def test_a_buyer_sees_its_own_markets_only(client):
@@ -104,6 +133,8 @@ async def test_a_buyer_sees_its_own_markets_only(client):
     assert {r["key"] for r in own["hours_by"]["buyer"]} == {str(mine)}
     assert Decimal(str(own["totals"]["hours"])) == w.hours(f"{YEAR}-01", f"{YEAR}-12", mine)
     facilitator = (await client.get("/reports/annual", params={"year": YEAR, "buyer_id": str(mine)})).json()
+    assert facilitator["people_by"]["category"]  # the facilitator sees the public categories, the buyer never
+    del facilitator["people_by"]["category"]
     assert own == facilitator
 
     refused = await client.get("/reports/annual", params={"year": YEAR, "buyer_id": str(other)}, headers=as_buyer)
@@ -111,6 +142,109 @@ async def test_a_buyer_sees_its_own_markets_only(client):
     assert "ses propres marchés" in refused.json()["detail"]
     market_of_other = next(m.market_id for m in w.markets.values() if m.buyer_id == other)
     assert (await client.get(f"/reports/markets/{market_of_other}", headers=as_buyer)).status_code == 404
+
+
+CATEGORY_CODES = ("RQTH", "DELD", "JEUNE_PEU_QUALIFIE")  # eligibility criteria of the generated world
+
+
+async def test_a_buyer_never_sees_eligibility_reasons_in_any_format(client):
+    """DOMAIN.md, "Privacy": buyers see their own markets and pseudonymous counts, never eligibility reasons (public
+    categories such as RQTH or AAH are health data)."""
+    from pypdf import PdfReader
+
+    mine = next(iter(client.world.markets.values())).buyer_id
+    as_buyer = bearer(Role.BUYER, mine)
+    params = {"year": YEAR}
+    full = (await client.get("/reports/annual", params={**params, "buyer_id": str(mine)})).json()
+    assert any(r["key"] in CATEGORY_CODES for r in full["people_by"]["category"])  # there is something to keep back
+    for path, extra in (("/reports/annual", {}), ("/reports/quarterly", {"quarter": 2})):
+        own = await client.get(path, params={**params, **extra}, headers=as_buyer)
+        assert own.status_code == 200 and "category" not in own.json()["people_by"]
+        assert not any(code in own.text for code in CATEGORY_CODES)
+        for fmt in ("csv", "html"):
+            text = (await client.get(path, params={**params, **extra, "format": fmt}, headers=as_buyer)).text
+            assert "Personnes par public" not in text and not any(code in text for code in CATEGORY_CODES), fmt
+        xlsx = (await client.get(path, params={**params, **extra, "format": "xlsx"}, headers=as_buyer)).content
+        book = load_workbook(io.BytesIO(xlsx))
+        assert "Personnes par public" not in book.sheetnames and "Personnes par sexe" in book.sheetnames
+        cells = {str(c) for ws in book.worksheets for row in ws.iter_rows(values_only=True) for c in row}
+        assert not any(code in cell for cell in cells for code in CATEGORY_CODES)
+        pdf = (await client.get(path, params={**params, **extra, "format": "pdf"}, headers=as_buyer)).content
+        text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages).replace("\n", "")
+        assert "Personnes par public" not in text and "Personnes par sexe" in text
+        assert not any(code in text for code in CATEGORY_CODES)
+
+
+def nine_people(year: int = YEAR) -> list[Envelope]:
+    """One lot, nine people in May: 8 men and 1 woman, 8 aged 26-49 and 1 under 26, 1 living in a QPV, 1 RQTH;
+    seven ends of pathway in June: 6 in a durable job, 1 in a transition job."""
+    events: list[Envelope] = []
+
+    def emit(event_type: str, producer: str, data) -> None:
+        events.append(new_envelope(event_type, 1, producer, data))
+
+    buyer_id, market_id = uuid.uuid4(), uuid.uuid4()
+    lot = LotState(lot_id=uuid.uuid4(), market_id=market_id, buyer_id=buyer_id, number=1, title="Gros œuvre",
+                   sector="gros_oeuvre", clause_kind="execution_condition", method="rate",
+                   amount_eur=Decimal("800000"), start_date=dt.date(year, 1, 1), end_date=dt.date(year, 12, 31),
+                   owed_hours=Decimal("2000"), status="submitted", version=1)
+    emit("market.submitted", "market_intake", MarketSubmitted(
+        market_id=market_id, buyer_id=buyer_id, buyer_name="Rennes Métropole", buyer_kind="collectivite",
+        reference=f"{year}-009", title="Groupe scolaire", cpv_code="45214200", commune_insee="35238", lots=[lot]))
+    siret = "35600000000048"
+    lot = LotState.model_validate({**lot.model_dump(), "status": "awarded", "version": 2, "company_siret": siret,
+                                   "company_name": "Bâtiments de Bretagne"})
+    emit("lot.awarded", "market_intake", LotAwarded(lot=lot, company_siret=siret, company_name="Bâtiments de Bretagne",
+                                                    awarded_amount_eur=lot.amount_eur))
+    entries = []
+    for p in range(9):
+        beneficiary_id, placement_id = uuid.uuid4(), uuid.uuid4()
+        emit("beneficiary.enrolled", "matching", BeneficiaryEnrolled(
+            beneficiary_id=beneficiary_id, gender="F" if p == 0 else "M", birth_year=year - (22 if p == 1 else 35),
+            commune_insee="35238", qpv=p == 2, education_level="cap_bep",
+            categories=["DELD", "RQTH"] if p == 3 else ["DELD"], enrolled_on=dt.date(year, 3, 1)))
+        emit("placement.started", "matching", PlacementStarted(
+            placement_id=placement_id, lot_id=lot.lot_id, beneficiary_id=beneficiary_id, employer_siret=siret,
+            structure_id=None, structure_kind=None, modality="direct_hire", contract_type="CDD" if p == 4 else "CDI",
+            start_date=dt.date(year, 5, 4)))
+        entries.append(HourEntry(
+            entry_id=uuid.uuid4(), placement_id=placement_id, beneficiary_id=beneficiary_id, lot_id=lot.lot_id,
+            market_id=market_id, buyer_id=buyer_id, employer_siret=siret, structure_id=None, structure_kind=None,
+            modality="direct_hire", month=f"{year}-05", hours=Decimal("120"), kind="work"))
+        if p < 7:
+            emit("placement.ended", "matching", PlacementEnded(
+                placement_id=placement_id, lot_id=lot.lot_id, beneficiary_id=beneficiary_id,
+                end_date=dt.date(year, 6, 26), exit_category="transition_job" if p == 5 else "durable_job"))
+    emit("hours.recorded", "hours", HoursRecorded(entries=entries))
+    return events
+
+
+async def test_a_funder_cannot_work_out_a_hidden_cell_from_the_totals(database_url, nats_url):
+    """9 people, 8 men and 1 woman: "< 5" women beside 8 men and a total of 9 is 1 woman; both cells are hidden.
+    Likewise the 6 + 1 exits: the "dynamic" sum 7 beside 6 durable would give the transition job away."""
+    async with running(create_app, database_url=database_url("reporting"), nats_url=nats_url) as c:
+        await apply_directly(c.ctx, nine_people())
+        params = {"year": YEAR, "quarter": 2}
+        full = (await c.get("/reports/quarterly", params=params)).json()
+        funder = (await c.get("/reports/quarterly", params=params, headers=bearer(Role.FUNDER))).json()
+
+    def cells(rows: list[dict]) -> dict:
+        return {r["key"]: r["people"] for r in rows}
+
+    assert full["totals"]["people"] == funder["totals"]["people"] == 9
+    assert cells(full["people_by"]["gender"]) == {"M": 8, "F": 1}
+    assert cells(funder["people_by"]["gender"]) == {"M": MASKED, "F": "< 5"}
+    assert cells(funder["people_by"]["age_band"]) == {"26-49": MASKED, "<26": "< 5"}
+    assert cells(funder["people_by"]["qpv"]) == {"false": MASKED, "true": "< 5"}
+    assert cells(funder["people_by"]["education_level"]) == {"cap_bep": 9}
+    assert cells(funder["people_by"]["epci"]) == {"243500139": 9}
+    assert cells(funder["people_by"]["category"]) == {"DELD": 9, "RQTH": "< 5"}  # no total: a person has several
+    assert cells(funder["contracts_by_type"]) == {"CDI": 8, "CDD": "< 5"}
+    assert cells(full["exits"]["at_end"]) == {"durable_job": 6, "transition_job": 1}
+    assert cells(funder["exits"]["at_end"]) == {"durable_job": 6, "transition_job": "< 5"}
+    assert full["exits"]["at_end_dynamic"] == 7 and funder["exits"]["at_end_dynamic"] == MASKED
+    assert [t["actual"] for t in funder["targets"]] == [None, None]
+    assert_nothing_given_away(full, funder)
 
 
 async def test_reports_need_a_token(client):
@@ -192,6 +326,7 @@ async def test_funders_html_hides_small_cells_too(client):
     page = (await client.get("/reports/annual", params={"year": YEAR, "format": "html"},
                              headers=bearer(Role.FUNDER))).text
     assert "&lt; 5" in page
+    assert "« masqué » quand un effectif caché pourrait se déduire d'un total" in page.replace("&#39;", "'")
 
 
 async def test_no_person_id_ever_appears_in_a_report(client):

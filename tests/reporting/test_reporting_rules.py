@@ -6,10 +6,12 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from disclosure import given_away
 from hypothesis import given
 from hypothesis import strategies as st
 
 from services.reporting import rules
+from services.reporting.rules import MASKED, MASKED_KEY
 from shared.errors import DomainError
 from shared.territory import read_communes
 
@@ -82,12 +84,20 @@ def test_age_band_at_the_period_end(birth_year, band):
     assert rules.age_band(birth_year, dt.date(2026, 12, 31)) == band
 
 
-def test_fte_uses_the_configured_annual_hours_pro_rata_of_the_months():
+def test_fte_is_hours_over_the_configured_annual_hours_whatever_the_period():
     assert rules.fte(Decimal("1607"), Decimal("1607")) == Decimal("1.00")
     assert rules.fte(Decimal("260000"), Decimal("1607")) == Decimal("161.79")
-    assert rules.fte(Decimal("1607"), Decimal("1607"), months=3) == Decimal("4.00")
+    assert rules.fte(Decimal("401.75"), Decimal("1607")) == Decimal("0.25")  # a quarter's work of one full-timer
     assert rules.fte(Decimal("1600"), Decimal("1600")) == Decimal("1.00")
     assert rules.fte(Decimal("10"), Decimal("0")) == Decimal("0.00")
+    assert rules.fte(Decimal("8.035"), Decimal("1607")) == Decimal("0.01")  # 0.005 rounds half up
+
+
+@given(st.lists(st.integers(0, 10_000_000), min_size=4, max_size=4))
+def test_the_fte_of_the_four_quarters_add_up_to_the_year(centi_by_quarter):
+    quarters = [Decimal(c) / 100 for c in centi_by_quarter]
+    year = rules.fte(sum(quarters, Decimal(0)), Decimal("1607"))
+    assert abs(sum(rules.fte(q, Decimal("1607")) for q in quarters) - year) <= Decimal("0.02")  # 4 roundings
 
 
 def test_percent_is_none_without_an_obligation():
@@ -104,6 +114,94 @@ def test_small_cells_are_hidden_from_funders(value, shown):
 def test_the_small_cell_threshold_is_a_parameter():
     assert rules.suppress(7, 10) == "< 10"
     assert rules.suppress(10, 10) == 10
+
+
+@pytest.mark.parametrize(("counts", "shown"), [
+    ({"M": 8, "F": 1}, {"M": MASKED, "F": "< 5"}),  # 9 − 8 would give the woman away
+    ({"M": 3, "F": 2}, {"M": "< 5", "F": "< 5"}),  # two hidden cells of 5: 1 to 4 each
+    ({"a": 10, "b": 0, "c": 2, "d": 7}, {"a": 10, "b": 0, "c": "< 5", "d": MASKED}),  # a 0 is shown, never chosen
+    ({"a": 1, "b": 1, "c": 20, "d": 30}, {"a": "< 5", "b": "< 5", "c": MASKED, "d": 30}),  # 2 hidden = 1 + 1
+    # 4 + 6 beside a shown 6: "masqué" is 5 or 6, so 10 − (5 or 6) ≥ 4: the 4 is given away; hide the other 6 too
+    ({"a": 4, "b": 6, "c": 6, "d": 30}, {"a": "< 5", "b": MASKED, "c": MASKED, "d": 30}),
+    ({"F": 1, "M": 5}, {MASKED_KEY: MASKED}),  # 6 = "< 5" + "≥ 5" is 1 + 5 only: hidden whole
+    ({k: 1 for k in "abcde"}, {MASKED_KEY: MASKED}),  # five cells, five people: all ones
+    ({"F": 1, "M": 1}, {"F": "< 5", "M": "< 5"}),  # the total reads "< 5" too: nothing to subtract from
+    ({"F": 56, "M": 344}, {"F": 56, "M": 344}),
+    ({}, {}),
+])
+def test_a_partition_hides_enough_cells_that_none_comes_out_of_the_total(counts, shown):
+    assert rules.protect_partition(counts, 5) == shown
+
+
+def test_a_breakdown_without_a_known_total_hides_its_small_cells_only():
+    assert rules.protect_cells({"CDI": 8, "CDD": 1, "CDDI": 0}, 5) == {"CDI": 8, "CDD": "< 5", "CDDI": 0}
+
+
+@pytest.mark.parametrize(("dimension", "shown"), [
+    ("gender", {"a": MASKED, "b": "< 5"}), ("age_band", {"a": MASKED, "b": "< 5"}),
+    ("qpv", {"a": MASKED, "b": "< 5"}), ("education_level", {"a": MASKED, "b": "< 5"}),
+    ("epci", {"a": MASKED, "b": "< 5"}), ("structure_kind", {"a": MASKED, "b": "< 5"}),
+    # no total in the report: a person may meet several criteria; contracts and exits are not people reached
+    ("category", {"a": 8, "b": "< 5"}), ("contract_type", {"a": 8, "b": "< 5"}), ("exit", {"a": 8, "b": "< 5"}),
+])
+def test_the_breakdowns_of_the_people_total_are_protected_as_partitions(dimension, shown):
+    assert rules.protect_breakdown(dimension, {"a": 8, "b": 1}, 5) == shown
+
+
+counts_of_a_partition = st.dictionaries(st.sampled_from("abcdefg"), st.integers(0, 14), max_size=6)
+
+
+@given(counts_of_a_partition, st.integers(2, 6))
+def test_no_hidden_cell_of_a_partition_can_be_worked_out_from_its_total(counts, threshold):
+    shown = rules.protect_partition(counts, threshold)
+    total = sum(counts.values())
+    if shown == {MASKED_KEY: MASKED}:
+        # only when even hiding every cell would give one away
+        everything = {k: MASKED if v >= threshold else rules.suppress(v, threshold) for k, v in counts.items()}
+        assert given_away(everything, threshold, total)
+        return
+    assert set(shown) == set(counts)
+    for key, value in counts.items():
+        if shown[key] == MASKED:
+            assert value >= threshold
+        elif 0 < value < threshold:
+            assert shown[key] == f"< {threshold}"
+        else:
+            assert shown[key] == value
+    if total >= threshold:  # the funder sees the total
+        assert given_away(shown, threshold, total) == set()
+
+
+@pytest.mark.parametrize(("exits", "dynamic"), [
+    ({"durable_job": 3, "transition_job": 10, "positive_exit": 8, "other": 2}, MASKED),  # 21 − 18 = 3
+    ({"durable_job": 1, "transition_job": 1, "positive_exit": 10}, MASKED),  # 12 − 10 = 1 + 1
+    ({"durable_job": 2, "transition_job": 3, "positive_exit": 10}, 15),  # 5 = 1..4 + 1..4: not told apart
+    ({"durable_job": 6, "transition_job": 7, "other": 1}, 13),  # its parts are all shown
+    ({"durable_job": 3}, "< 5"),
+    ({"other": 7}, 0),
+])
+def test_the_dynamic_exits_sum_is_hidden_when_it_gives_one_of_its_parts_away(exits, dynamic):
+    shown = rules.protect_cells(exits, 5)
+    assert rules.protect_subtotal(exits, shown, rules.DYNAMIC_EXITS, 5) == dynamic
+    if isinstance(dynamic, int):
+        assert given_away(shown, 5, dynamic, rules.DYNAMIC_EXITS) == set()
+
+
+def test_a_subtotal_of_a_breakdown_hidden_whole_is_hidden():
+    assert rules.protect_subtotal({"a": 1, "b": 5}, {MASKED_KEY: MASKED}, ["a", "b"], 5) == MASKED
+
+
+def test_hidden_rows_come_last_by_key_so_their_order_tells_nothing():
+    rows = rules.rows_of("gender", {"M": "< 5", "F": "< 5", "unknown": 12}, "people")
+    assert [r["key"] for r in rows] == ["unknown", "F", "M"]
+    assert rules.rows_of("gender", {MASKED_KEY: MASKED}, "people")[0]["label"] == "Détail masqué (effectifs trop faibles)"
+
+
+def test_who_sees_what():
+    assert rules.Audience.FUNDER.aggregates_only and rules.Audience.FUNDER.sees_eligibility_reasons
+    assert not rules.Audience.BUYER.aggregates_only and not rules.Audience.BUYER.sees_eligibility_reasons
+    assert not rules.Audience.FACILITATOR.aggregates_only and rules.Audience.FACILITATOR.sees_eligibility_reasons
+    assert rules.ELIGIBILITY_BREAKDOWNS == ("category",)
 
 
 def test_hours_round_to_the_hundredth_from_any_sql_type():

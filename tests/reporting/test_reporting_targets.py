@@ -27,3 +27,12 @@ def test_funders_do_not_see_a_share_that_gives_a_small_cell_away():
     assert shown == {"qpv_share": Decimal("0.0"), "women_share": Decimal("40.0")}
     protected = {t["key"]: t["actual"] for t in targets(POLICY, people, head, protect=True)}
     assert protected == {"qpv_share": Decimal("0.0"), "women_share": None}
+
+
+def test_funders_do_not_see_a_share_whose_count_is_hidden_beside_a_small_cell():
+    # 15 people: 6 women, 7 men, 2 of unknown gender ("< 5"); the women (smallest other cell) are hidden too, so
+    # their share, 6 / 15 = 40 %, would give them away, then the 2 (15 − 6 − 7)
+    people = {"gender": {"F": 6, "M": 7, "unknown": 2}, "qpv": {"false": 10, "true": 5}}
+    head = {"people": 15}
+    protected = {t["key"]: t["actual"] for t in targets(POLICY, people, head, protect=True)}
+    assert protected == {"qpv_share": Decimal("33.3"), "women_share": None}
