@@ -117,7 +117,7 @@ def _csv(ids: list[uuid.UUID], months: list[str], rows: int) -> bytes:
 
 
 async def _seed(ctx) -> list[uuid.UUID]:
-    market = await seed_lot(ctx)
+    market = await seed_lot(ctx, start_date=dt.date(2018, 1, 1))  # the rows go back to 2018-08
     placements = await seed_placements(ctx, market.lots[0].lot_id, max(1, -(-ROWS // MONTHS)),
                                        start_date=dt.date(2018, 1, 1))
     return [p.placement_id for p in placements]

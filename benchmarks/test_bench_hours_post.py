@@ -34,7 +34,7 @@ RATE_TARGET, P99_TARGET_MS = 1000, 100
 
 async def _seed(url: str, nats_url: str) -> list[str]:
     async with running(create_app, database_url=url, nats_url=nats_url, log_level="WARNING") as client:
-        market = await seed_lot(client.ctx, LOTS)
+        market = await seed_lot(client.ctx, LOTS, start_date=dt.date(2018, 1, 1))  # entries go back to 2018
         ids = []
         for lot in market.lots:
             placements = await seed_placements(client.ctx, lot.lot_id, PLACEMENTS_PER_LOT, start_date=dt.date(2018, 1, 1))

@@ -24,7 +24,12 @@ class Settings(ServiceSettings):
     training_allowed: bool = Field(default=True, description="les heures de formation comptent-elles ?")
     training_monthly_cap_hours: Decimal = Field(default=Decimal("35"), ge=0)
     at_risk_margin: Decimal = Field(default=Decimal("0.10"), ge=0, lt=1, description="écart toléré à la prévision")
-    subcontracting_hourly_cost_eur: Decimal = Field(default=Decimal("25"), gt=0)
+    # Converting a subcontracted amount into hours: the lot's own sizing hourly cost when its clause had one, else
+    # these defaults, the same as market_intake's sizing defaults (30 EUR, cleaning 20 EUR).
+    subcontracting_hourly_cost_eur: Decimal = Field(default=Decimal("30"), gt=0, le=10_000,
+                                                    description="coût horaire par défaut (sous-traitance)")
+    subcontracting_hourly_cost_cleaning_eur: Decimal = Field(default=Decimal("20"), gt=0, le=10_000,
+                                                             description="coût horaire par défaut, propreté")
     import_max_bytes: int = 200_000_000
     import_chunk_rows: int = Field(default=20_000, ge=1)
     import_max_errors_listed: int = Field(default=1000, ge=1)

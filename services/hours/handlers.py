@@ -2,6 +2,8 @@
 
 `placement.started` and `placement.ended` each write their own columns of the placement row (insert or update),
 so they commute: an end received before its start is kept and completed when the start arrives.
+`lot.clause_sized` also keeps the hourly cost the clause was sized with (`lots.sizing_hourly_cost_eur`): only that
+event carries it, and it never changes afterwards (an award or an amendment resizes with the same parameters).
 `beneficiary.erased` needs nothing here: hours only ever hold the pseudonymous id, and aggregates must survive.
 """
 
@@ -9,18 +11,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import Envelope, EventSpec, spec_for
-from contracts.events.markets import MarketSubmitted
+from contracts.events.markets import LotClauseSized, MarketSubmitted
+from services.hours import rules
 from services.hours.models import LotProgressState, LotRef, Placement
 from services.hours.service import refresh_progress
-from shared.messaging import Handler
+from shared.messaging import Batched, Handler
 from shared.projection import lot_state_handlers, placement_handlers
 from shared.service import ServiceContext
 
 PLACEMENTS = Placement.__table__
+LOTS = LotRef.__table__
+CLAUSE_SIZED = spec_for("lot.clause_sized", producer="market_intake")
+
+
+def lot_handlers() -> dict[EventSpec, Handler]:
+    """The lots kept equal to market_intake's newest state; `lot.clause_sized` adds the lot's sizing hourly cost."""
+    handlers = lot_state_handlers(LOTS)
+    keep_state = handlers[CLAUSE_SIZED]
+    assert isinstance(keep_state, Batched)
+    costs = (update(LOTS).where(LOTS.c.lot_id == bindparam("b_lot_id"))
+             .values(sizing_hourly_cost_eur=bindparam("b_cost")))
+
+    async def on_clause_sized(session: AsyncSession, events: list[tuple[LotClauseSized, Envelope]]) -> None:
+        await keep_state.many(session, events)  # inserts the lot when it is not there yet
+        rows = [{"b_lot_id": event.lot.lot_id, "b_cost": cost} for event, _ in events
+                if (cost := rules.sizing_hourly_cost(event.parameters)) is not None]
+        if rows:
+            await session.execute(costs, rows)
+
+    return {**handlers, CLAUSE_SIZED: Batched(on_clause_sized, any_order=True)}
 
 
 def progress_refreshing_lot_handlers(ctx: ServiceContext) -> dict[EventSpec, Handler]:
@@ -37,10 +60,10 @@ def progress_refreshing_lot_handlers(ctx: ServiceContext) -> dict[EventSpec, Han
 
         return handle
 
-    return {spec: refreshing(handler) for spec, handler in lot_state_handlers(LotRef.__table__).items()}
+    return {spec: refreshing(handler) for spec, handler in lot_handlers().items()}
 
 
 HANDLERS: dict[EventSpec, Handler] = {
-    **lot_state_handlers(LotRef.__table__),
+    **lot_handlers(),
     **placement_handlers(PLACEMENTS),
 }

@@ -1,5 +1,6 @@
-"""Pure checks of an imported statement, row by row (no I/O): the same rules as a single entry, plus duplicates
-inside the file and rows already recorded (identical ⇒ skipped, so importing a file twice adds nothing).
+"""Pure checks of an imported statement, row by row (no I/O): the same rules as a single entry (the lot's period and
+the placement's dates, the kind its modality admits, the caps), plus duplicates inside the file and rows already
+recorded (identical ⇒ skipped, so importing a file twice adds nothing).
 
 Built for a million rows: values that repeat (placements, months, hours, kinds) are parsed once per distinct value.
 """
@@ -12,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from contracts.codes import HourKind
+from contracts.codes import HourKind, Modality
 from services.hours import rules
 from services.hours.sheets import COLUMNS, LABELS, Header, Row
 
@@ -25,7 +26,7 @@ class ParsedRow(NamedTuple):
     row: int
     placement_id: uuid.UUID
     month: str
-    kind: str
+    kind: str  # "" when not written: `check_rows` gives accepted rows the kind their placement decides
     hundredths: int
 
 
@@ -65,7 +66,9 @@ def _hundredths(raw: Any) -> int:
 
 
 def _kind(raw: Any) -> str:
-    return rules.parse_kind(raw).value
+    """The kind written, or "" when the cell is empty: the placement decides (`check_rows`)."""
+    kind = rules.parse_kind(raw)
+    return "" if kind is None else kind.value
 
 
 PARSERS: tuple[Callable[[Any], Any], ...] = (_placement, rules.parse_month, _hundredths, _kind)  # in COLUMNS order
@@ -125,6 +128,16 @@ def check_rows(header: Header, parsed: Iterable[ParsedRow | RowProblem], known: 
 
     placements = {pid.int: view for pid, view in known.placements.items()}
     lot_missing = {pid.int for pid in known.lot_missing}
+    training_placements = {pid_int for pid_int, view in placements.items() if view.modality == Modality.TRAINING}
+    work_kind = rules.entry_kind(None, None).value  # an empty kind on any other placement
+
+    def training_kind(written: str) -> str | rules.RuleError:
+        try:
+            return rules.entry_kind(written or None, Modality.TRAINING).value
+        except rules.RuleError as exc:
+            return exc
+
+    training_kinds = {written: training_kind(written) for written in ("", *(k.value for k in HourKind))}
 
     def placement_refusal(pid_int: int, month: str) -> rules.RuleError | None:
         try:
@@ -146,6 +159,17 @@ def check_rows(header: Header, parsed: Iterable[ParsedRow | RowProblem], known: 
             continue
         row, pid, month, kind, hundredths = item
         pid_int = pid.int
+        if pid_int in training_placements:  # the placement's modality decides the kind, or refuses the one written
+            resolved = training_kinds[kind]
+            if isinstance(resolved, rules.RuleError):
+                problem(row, resolved.field, resolved.message)
+                continue
+            if resolved != kind:
+                kind = resolved
+                item = ParsedRow(row, pid, month, kind, hundredths)
+        elif not kind:
+            kind = work_kind
+            item = ParsedRow(row, pid, month, kind, hundredths)
         key = (pid_int, month, kind)
         if key in first_row:
             problem(row, "placement_id", f"doublon de la ligne {first_row[key]} (même placement, mois et type)")

@@ -96,7 +96,7 @@ async def load_known(
         for chunk in _chunks(lot_ids, IN_CHUNK):
             found = await session.scalars(select(LotRef).where(LotRef.lot_id.in_(chunk)))
             lots.update({lot.lot_id: lot for lot in found.all()})
-    views = {pid: v for pid, p in placements.items() if (v := placement_view(p)) is not None}
+    views = {pid: v for pid, p in placements.items() if (v := placement_view(p, lots.get(p.lot_id))) is not None}
     missing = frozenset(pid for pid, p in placements.items() if p.lot_id not in lots)
     return Known(views, missing, current), placements, lots
 

@@ -45,6 +45,9 @@ class LotRef(Base, table=True):
     status: str = Field(max_length=20)
     version: int
     company_siret: str | None = Field(default=None, max_length=14)
+    # The hourly cost the clause was sized with (`lot.clause_sized`), converting subcontracted amounts into hours;
+    # None when the sizing had none (fixed hours, per amount invoiced): the policy's default then.
+    sizing_hourly_cost_eur: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2), nullable=True))
 
 
 class Placement(Base, table=True):

@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from contracts.codes import HourKind, Modality
+from contracts.codes import HourKind, Modality, Sector
 
 HUNDRED = Decimal(100)
 PLACEMENT_UNKNOWN = "placement inconnu : il doit d'abord être créé dans l'appariement"
@@ -40,7 +40,10 @@ class Policy:
     training_allowed: bool = True
     training_monthly_cap_hours: Decimal = Decimal("35")
     at_risk_margin: Decimal = Decimal("0.10")
-    subcontracting_hourly_cost_eur: Decimal = Decimal("25")
+    # Subcontracted amounts of a lot whose sizing carried no hourly cost (fixed hours, per amount invoiced): the
+    # same defaults as market_intake's sizing (DOMAIN.md: 20-30 EUR, the cleaning sector uses 20 EUR).
+    subcontracting_hourly_cost_eur: Decimal = Decimal("30")
+    subcontracting_hourly_cost_cleaning_eur: Decimal = Decimal("20")
 
     @functools.cached_property
     def monthly_cap_hundredths(self) -> int:
@@ -105,11 +108,11 @@ KIND_ALIASES = {
 }
 
 
-def parse_kind(value: object) -> HourKind:
-    """Empty means work; French names are accepted (travail, formation)."""
+def parse_kind(value: object) -> HourKind | None:
+    """French names are accepted (travail, formation). Empty gives None: the placement decides (`entry_kind`)."""
     raw = str(value if value is not None else "").strip()
     if not raw:
-        return HourKind.WORK
+        return None
     kind = KIND_ALIASES.get(_plain(raw))
     if kind is None:
         raise RuleError("kind", f"type d'heures inconnu « {raw} » : valeurs admises travail (work) ou formation (training)")
@@ -138,11 +141,21 @@ def months_between(first: str, last: str) -> int:
 # ---- validation of one entry ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PlacementView:
-    """What the rules need to know about a placement (None fields: `placement.started` not received yet)."""
+    """What the rules need to know about a placement (None fields: `placement.started` not received yet) and the
+    period of its lot (None: the lot is not known yet, which callers refuse with LOT_UNKNOWN)."""
 
     start_date: dt.date | None
     end_date: dt.date | None  # actual end when ended, else the planned end
     modality: str | None
+    lot_start: dt.date | None = None
+    lot_end: dt.date | None = None
+
+    @functools.cached_property
+    def lot_months(self) -> tuple[str, str] | None:
+        """The lot's first and last months (`AAAA-MM`), once: an import checks a million rows against them."""
+        if self.lot_start is None or self.lot_end is None:
+            return None
+        return month_of(self.lot_start), month_of(self.lot_end)
 
 
 MONTH_HOURS = Decimal(744)  # 31 days × 24 h: more hours in one month is a typing error (and overflows quantize)
@@ -165,14 +178,60 @@ def check_month(month: str, current_month: str) -> None:
         raise RuleError("month", f"le mois {month} est dans le futur : on ne déclare que des heures effectuées")
 
 
+def _outside_lot(month: str, lot_start: dt.date | None, lot_end: dt.date | None) -> RuleError:
+    return RuleError("month", f"le mois {month} est en dehors de la période du lot (du {lot_start:%d/%m/%Y} au "
+                              f"{lot_end:%d/%m/%Y}) : seules comptent les heures effectuées sur l'opération")
+
+
+def check_lot_period(month: str, lot_start: dt.date, lot_end: dt.date) -> None:
+    """Hours count only on the operation that carries the clause (DOMAIN.md): a month from the lot's first month to
+    its last, as market_intake last published them (an award or an amendment may move them)."""
+    if not month_of(lot_start) <= month <= month_of(lot_end):
+        raise _outside_lot(month, lot_start, lot_end)
+
+
 def check_placement(placement: PlacementView | None, month: str) -> None:
+    """The placement is known, `month` is within its lot's period (when the lot is known) and the placement was
+    active that month."""
     if placement is None or placement.start_date is None:
         raise RuleError("placement_id", PLACEMENT_UNKNOWN)
+    lot_months = placement.lot_months
+    if lot_months is not None and not lot_months[0] <= month <= lot_months[1]:
+        raise _outside_lot(month, placement.lot_start, placement.lot_end)
     first, last = month_bounds(month)
     if placement.start_date > last:
         raise RuleError("month", f"le placement commence le {placement.start_date:%d/%m/%Y}, après le mois {month}")
     if placement.end_date is not None and placement.end_date < first:
         raise RuleError("month", f"le placement a pris fin le {placement.end_date:%d/%m/%Y}, avant le mois {month}")
+
+
+TRAINING_PLACEMENT_WORK = ("ce placement est une formation : il ne déclare que des heures de formation (type "
+                           "« formation » ou vide), pas des heures de travail")
+
+
+def entry_kind(kind: str | None, modality: str | None) -> HourKind:
+    """The kind an entry counts as on a placement of `modality` (`kind` None: not given).
+
+    A training placement (formation qualifiante, DOMAIN.md) declares training hours only: no kind means training,
+    and work is refused, else its hours would count as work and escape the training policy (allowed, capped).
+    Any other placement: no kind means work; training hours are accepted (the training time of an apprenticeship,
+    a professionalisation contract, a GEIQ pathway) and fall under the same training policy in `check_caps`.
+    """
+    if modality == Modality.TRAINING:
+        if kind is None or kind == HourKind.TRAINING:
+            return HourKind.TRAINING
+        raise RuleError("kind", TRAINING_PLACEMENT_WORK)
+    return HourKind.WORK if kind is None else HourKind(kind)
+
+
+def check_correction(month: str, kind: str, modality: str | None, lot_start: dt.date, lot_end: dt.date) -> None:
+    """A correction to more than 0 h must leave an entry that counts: in the lot's period (an amendment may have
+    moved it) and of a kind its placement declares. Cancelling (0 h) is always possible: it only takes hours away."""
+    try:
+        check_lot_period(month, lot_start, lot_end)
+        entry_kind(kind, modality)
+    except RuleError as exc:
+        raise RuleError("hours", f"{exc.message} ; cette entrée ne peut qu'être annulée (correction à 0)") from None
 
 
 def check_caps(kind: str, hundredths: int, month_total_hundredths: int, training_total_hundredths: int,
@@ -200,11 +259,35 @@ def format_hours(hundredths: int) -> str:
     return text.replace(".", ",")
 
 
-def hours_from_subcontracted_amount(amount_eur: Decimal, policy: Policy) -> Decimal:
-    """Subcontracting counted by amount: labour amount ÷ hourly cost (local policy), rounded to the hundredth."""
+def sizing_hourly_cost(parameters: dict[str, str]) -> Decimal | None:
+    """The hourly cost a lot's clause was sized with (`lot.clause_sized` parameters): `hourly_cost_eur` of the rate
+    method, or C of the cleaning formula with transferred staff (an hourly cost too: S h × C EUR is the staff's
+    monthly cost). None for a clause sized without one (fixed hours, per amount invoiced) or an unreadable value."""
+    raw = parameters.get("hourly_cost_eur") or parameters.get("cleaning_constant")
+    try:
+        cost = Decimal(raw) if raw is not None else None
+    except InvalidOperation:
+        return None
+    if cost is None or not cost.is_finite() or not Decimal("0.01") <= cost <= Decimal(10_000):
+        return None
+    return cost.quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def subcontracting_hourly_cost(lot_hourly_cost: Decimal | None, sector: str, policy: Policy) -> Decimal:
+    """The hourly cost converting a subcontracted amount into hours on a lot: the one its clause was sized with, so
+    hours are counted as the obligation was computed; else the policy's default (cleaning has its own)."""
+    if lot_hourly_cost is not None:
+        return lot_hourly_cost
+    if sector == Sector.NETTOYAGE:
+        return policy.subcontracting_hourly_cost_cleaning_eur
+    return policy.subcontracting_hourly_cost_eur
+
+
+def hours_from_subcontracted_amount(amount_eur: Decimal, hourly_cost_eur: Decimal) -> Decimal:
+    """Subcontracting counted by amount: labour amount ÷ hourly cost, rounded to the hundredth."""
     if amount_eur <= 0:
         raise RuleError("amount_eur", "le montant sous-traité doit être supérieur à 0")
-    hours = amount_eur / policy.subcontracting_hourly_cost_eur
+    hours = amount_eur / hourly_cost_eur
     if hours > MONTH_HOURS:
         raise RuleError("amount_eur", f"montant « {amount_eur} » : plus de {MONTH_HOURS} h de main-d'œuvre dans un mois")
     return hours.quantize(Decimal("0.01"), ROUND_HALF_UP)
@@ -226,19 +309,38 @@ class Progress:
     monthly: dict[str, Decimal] = field(default_factory=dict)
 
 
+def previous_month(month: str) -> str:
+    year, mon = int(month[:4]), int(month[5:7])
+    return f"{year - 1:04d}-12" if mon == 1 else f"{year:04d}-{mon - 1:02d}"
+
+
 def progress(owed: Decimal, start: dt.date, end: dt.date, monthly_hundredths: dict[str, int], today: dt.date,
              margin: Decimal, awarded: bool = True) -> Progress:
-    """Realised = sum of the months; the forecast extends the average monthly pace since the lot's start to its end.
+    """Realised = sum of the months; the forecast extends the lot's pace over its closed months to its end date.
 
-    At risk: the lot is awarded (before that, no company owes anything yet), the target is not reached, and the
-    forecast falls short of the obligation by more than `margin` (a share of it).
+    Closed months: the lot's months before the current one. Statements are declared once a month is over, so the
+    current month is not counted as elapsed (on 1 February, a 12-month lot with 100 h declared for January is on
+    pace for 1,200 h, not 600 h), and hours already declared for it stay out of the pace (a month under way would
+    otherwise weigh as a whole one); they still count in `realised`, and the forecast is never below `realised`.
+    The pace is not taken up to the last declared month instead: a lot where nothing is declared for months must
+    fall behind, not keep the pace of its last statement.
+    pace = hours of the months up to the last closed one ÷ number of closed months;
+    forecast = max(pace × months of the lot, realised); before the first month is over, forecast = realised.
+
+    At risk: the lot is awarded (before that, no company owes anything yet), the target is not reached, at least
+    one month is closed, and the forecast falls short of the obligation by more than `margin` (a share of it).
     """
     monthly = {m: from_hundredths(h) for m, h in sorted(monthly_hundredths.items())}
     realised = sum(monthly.values(), Decimal(0))
     first, last = month_of(start), month_of(end)
-    elapsed = months_between(first, min(month_of(today), last))
+    closed_last = min(previous_month(month_of(today)), last)
+    elapsed = months_between(first, closed_last)
     total = months_between(first, last)
-    forecast = realised if elapsed == 0 else (realised * total / elapsed)
+    if elapsed == 0:
+        forecast = realised
+    else:
+        paced = sum((hours for month, hours in monthly.items() if month <= closed_last), Decimal(0))
+        forecast = paced * total / elapsed
     forecast = max(forecast, realised).quantize(Decimal("0.01"), ROUND_HALF_UP)
     percent = Decimal(0) if owed <= 0 else (realised * 100 / owed).quantize(Decimal("0.1"), ROUND_HALF_UP)
     reached = owed > 0 and realised >= owed

@@ -24,7 +24,9 @@ class HoursIn(Strict):
     amount_eur: Decimal | None = Field(
         default=None, description="sous-traitance / cotraitance : montant de main-d'œuvre, converti en heures"
     )
-    kind: HourKind = HourKind.WORK
+    kind: HourKind | None = Field(
+        default=None, description="work ou training ; absent : training sur un placement en formation, work sinon"
+    )
 
     @model_validator(mode="after")
     def _hours_or_amount(self) -> HoursIn:

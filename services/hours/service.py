@@ -47,6 +47,7 @@ def policy(ctx: ServiceContext) -> rules.Policy:
         training_monthly_cap_hours=s.training_monthly_cap_hours,  # type: ignore[attr-defined]
         at_risk_margin=s.at_risk_margin,  # type: ignore[attr-defined]
         subcontracting_hourly_cost_eur=s.subcontracting_hourly_cost_eur,  # type: ignore[attr-defined]
+        subcontracting_hourly_cost_cleaning_eur=s.subcontracting_hourly_cost_cleaning_eur,  # type: ignore[attr-defined]
     )
 
 
@@ -54,10 +55,12 @@ def today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
-def placement_view(p: Placement | None) -> rules.PlacementView | None:
+def placement_view(p: Placement | None, lot: LotRef | None) -> rules.PlacementView | None:
+    """The placement as the rules see it, with its lot's period when the lot is known."""
     if p is None:
         return None
-    return rules.PlacementView(p.start_date, p.ended_on or p.planned_end_date, p.modality)
+    return rules.PlacementView(p.start_date, p.ended_on or p.planned_end_date, p.modality,
+                               lot.start_date if lot is not None else None, lot.end_date if lot is not None else None)
 
 
 def hour_entry(entry_id: uuid.UUID, placement: Placement, lot: LotRef, month: str, kind: str, hundredths: int) -> HourEntry:
@@ -166,8 +169,10 @@ async def _correct(session: AsyncSession, ctx: ServiceContext, entry_id: uuid.UU
     kind = HourKind(original.kind)
     try:
         hundredths = rules.hours_to_hundredths(body.hours, allow_zero=True)
-        existing = [e for e in await current_month_entries(session, original.placement_id, original.month)]
-        rules.check_caps(kind, hundredths, *month_totals(existing, kind, hundredths), policy(ctx))
+        if hundredths > 0:  # cancelling (0 h) only takes hours away: always possible
+            rules.check_correction(original.month, kind, placement.modality, lot.start_date, lot.end_date)
+            existing = [e for e in await current_month_entries(session, original.placement_id, original.month)]
+            rules.check_caps(kind, hundredths, *month_totals(existing, kind, hundredths), policy(ctx))
     except rules.RuleError as exc:
         raise refusal(exc) from exc
     row = HourEntryRow(placement_id=original.placement_id, lot_id=original.lot_id, month=original.month,

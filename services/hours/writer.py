@@ -60,29 +60,32 @@ class Current(NamedTuple):
     hundredths: int
 
 
-def checked_hundredths(body: HoursIn, placement: Placement | None, lot: LotRef | None, month_entries: Sequence[Current],
-                       pol: rules.Policy, current_month: str) -> int:
-    """The hundredths a new entry would record, or the refusal (DomainError, Conflict) naming its field. Pure."""
+def checked_entry(body: HoursIn, placement: Placement | None, lot: LotRef | None, month_entries: Sequence[Current],
+                  pol: rules.Policy, current_month: str) -> tuple[HourKind, int]:
+    """The kind and hundredths a new entry would record, or the refusal (DomainError, Conflict) naming its field.
+    Pure."""
     placement, lot = known_placement(placement, lot)
     try:
         rules.check_month(body.month, current_month)
-        rules.check_placement(placement_view(placement), body.month)
+        rules.check_placement(placement_view(placement, lot), body.month)
+        kind = rules.entry_kind(body.kind, placement.modality)
         if body.amount_eur is not None:
             if not rules.counts_by_amount(placement.modality):
                 raise rules.RuleError("amount_eur", "le montant ne se convertit en heures qu'en sous-traitance ou cotraitance")
-            hours = rules.hours_from_subcontracted_amount(body.amount_eur, pol)
+            cost = rules.subcontracting_hourly_cost(lot.sizing_hourly_cost_eur, lot.sector, pol)
+            hours = rules.hours_from_subcontracted_amount(body.amount_eur, cost)
         else:
             assert body.hours is not None
             hours = body.hours
         hundredths = rules.hours_to_hundredths(hours)
-        same = next((e for e in month_entries if e.kind == body.kind), None)
+        same = next((e for e in month_entries if e.kind == kind), None)
         if same is not None:
             raise Conflict(f"des heures sont déjà saisies pour ce placement, ce mois et ce type (entrée {same.id}) : "
                            "faites une correction", field="month")
-        rules.check_caps(body.kind, hundredths, *month_totals(month_entries, HourKind(body.kind), hundredths), pol)
+        rules.check_caps(kind, hundredths, *month_totals(month_entries, kind, hundredths), pol)
     except rules.RuleError as exc:
         raise refusal(exc) from exc
-    return hundredths
+    return kind, hundredths
 
 
 async def record_batch(session: AsyncSession, ctx: ServiceContext, items: Sequence[tuple[HoursIn, str]]
@@ -108,21 +111,21 @@ async def record_batch(session: AsyncSession, ctx: ServiceContext, items: Sequen
         lot = lots.get(placement.lot_id) if placement is not None else None
         key = (body.placement_id, body.month)
         try:
-            hundredths = checked_hundredths(body, placement, lot, month_entries.get(key, ()), pol, current_month)
+            kind, hundredths = checked_entry(body, placement, lot, month_entries.get(key, ()), pol, current_month)
         except DomainError as exc:
             outcomes.append(exc)
             continue
         assert placement is not None and lot is not None
         entry_id = uuid.uuid4()
-        month_entries.setdefault(key, []).append(Current(entry_id, body.kind, hundredths))
+        month_entries.setdefault(key, []).append(Current(entry_id, kind, hundredths))
         rows.append({"id": entry_id, "placement_id": placement.placement_id, "lot_id": lot.lot_id, "month": body.month,
-                     "kind": body.kind.value, "hundredths": hundredths, "version": 1, "corrects_id": None,
+                     "kind": kind.value, "hundredths": hundredths, "version": 1, "corrects_id": None,
                      "reason": None, "author": author, "source": "manual", "import_id": None, "import_row": None,
                      "created_at": now})
-        events.append(hour_entry(entry_id, placement, lot, body.month, body.kind, hundredths))
+        events.append(hour_entry(entry_id, placement, lot, body.month, kind, hundredths))
         deltas[(lot.lot_id, body.month)] = deltas.get((lot.lot_id, body.month), 0) + hundredths
         outcomes.append(EntryOut(
-            id=entry_id, placement_id=placement.placement_id, lot_id=lot.lot_id, month=body.month, kind=body.kind,
+            id=entry_id, placement_id=placement.placement_id, lot_id=lot.lot_id, month=body.month, kind=kind,
             hours=rules.from_hundredths(hundredths), version=1, corrects_id=None, corrected_by=None, current=True,
             reason=None, author=author, source="manual", import_id=None, import_row=None, created_at=now))
     if rows:

@@ -142,7 +142,9 @@ def seed(fleet: Fleet) -> None:
                                                  "entry_id")}
     for number, (name, siret) in enumerate((("Rennes Métropole", None), ("Ville de Rennes", VILLE_DE_RENNES_SIRET))):
         buyer_id = _created(post("market_intake", "/buyers", buyer_request(name, siret) if siret else buyer_request()))["id"]
-        market = _created(post("market_intake", "/markets", market_request(buyer_id, f"CAMPAGNE-{number}")))
+        market = _created(post("market_intake", "/markets", market_request(  # a lot under way whatever the date
+            buyer_id, f"CAMPAGNE-{number}", start_date=(start - dt.timedelta(days=365)).isoformat(),
+            end_date=(start + dt.timedelta(days=365)).isoformat())))
         lot_id = market["lots"][0]["id"]
         _created(post("market_intake", f"/lots/{lot_id}/award", award_request()))
         ids["buyer_id"].append(buyer_id)

@@ -394,7 +394,7 @@ def check_report(report: dict, ledger: Ledger, lots: dict[int, Lot]) -> None:
 
 
 def check_progress(progress: dict, ledger: Ledger, lot: Lot, today: dt.date) -> bool:
-    """A lot's progress against the ledger; the forecast extends the pace since the lot's start (DESIGN.md).
+    """A lot's progress against the ledger; the forecast extends the pace of its closed months to its end.
     Returns the expected at-risk flag."""
     realised = ledger.total(lot=lot)
     monthly: dict[str, Decimal] = {}
@@ -402,8 +402,11 @@ def check_progress(progress: dict, ledger: Ledger, lot: Lot, today: dt.date) -> 
     for e in ledger.entries(lot=lot):
         monthly[e.month] = monthly.get(e.month, Decimal(0)) + e.hours
         by_modality[e.placement.modality] = by_modality.get(e.placement.modality, Decimal(0)) + e.hours
-    elapsed, total = months_from(lot.start, min(today, lot.end)), months_from(lot.start, lot.end)
-    forecast = max(realised * total / elapsed if elapsed else realised, realised).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    # the pace of the closed months (those before the current one) extended to the lot's end
+    last_closed = min(today.replace(day=1) - dt.timedelta(days=1), lot.end)
+    elapsed, total = months_from(lot.start, last_closed), months_from(lot.start, lot.end)
+    paced = sum((e.hours for e in ledger.entries(lot=lot) if e.month <= f"{last_closed:%Y-%m}"), Decimal(0))
+    forecast = max(paced * total / elapsed if elapsed else realised, realised).quantize(Decimal("0.01"), ROUND_HALF_UP)
     reached = realised >= lot.owed_hours
     at_risk = not reached and elapsed > 0 and forecast < lot.owed_hours * Decimal("0.9")
     assert Decimal(str(progress["owed_hours"])) == lot.owed_hours

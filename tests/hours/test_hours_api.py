@@ -54,7 +54,9 @@ async def test_refusals_name_the_field_in_french(database_url, nats_url):
     async with running(create_app, database_url=database_url("hours"), nats_url=nats_url, training_allowed=False) as client:
         market = await seed_lot(client.ctx)
         (placement,) = await seed_placements(client.ctx, market.lots[0].lot_id, start_date=dt.date(2026, 3, 10))
-        pid = str(placement.placement_id)
+        (trainee,) = await seed_placements(client.ctx, market.lots[0].lot_id, start_date=dt.date(2026, 3, 10),
+                                           modality="training", structure_kind=None, structure_id=None)
+        pid, tid = str(placement.placement_id), str(trainee.placement_id)
         cases = [
             ({"placement_id": str(uuid.uuid4()), "month": "2026-03", "hours": "7"}, 422, "placement_id", "placement inconnu"),
             ({"placement_id": pid, "month": "2026-02", "hours": "7"}, 422, "month", "commence le 10/03/2026"),
@@ -63,6 +65,10 @@ async def test_refusals_name_the_field_in_french(database_url, nats_url):
             ({"placement_id": pid, "month": "2026-03", "hours": "7.123"}, 422, "hours", "au plus 2 décimales"),
             ({"placement_id": pid, "month": "2026-03", "hours": "200.01"}, 422, "hours", "plafond mensuel"),
             ({"placement_id": pid, "month": "2026-03", "hours": "7", "kind": "training"}, 422, "kind", "pas comptées"),
+            # a training placement: its hours are training hours, whatever kind is typed (or none)
+            ({"placement_id": tid, "month": "2026-03", "hours": "7"}, 422, "kind", "pas comptées"),
+            ({"placement_id": tid, "month": "2026-03", "hours": "7", "kind": "work"}, 422, "kind",
+             "ce placement est une formation"),
             ({"placement_id": pid, "month": "2026-03", "amount_eur": "500"}, 422, "amount_eur", "sous-traitance"),
             ({"placement_id": pid, "month": "03/2026", "hours": "7"}, 422, "month", "format invalide"),
         ]
@@ -218,3 +224,116 @@ async def test_concurrent_entries_of_one_lot_are_each_recorded_once(database_url
         assert 1 <= len(realised) <= 8 and realised == sorted(realised) and realised[-1] == Decimal("80.00")
         recorded = [e["entry_id"] for k, d in events if k == "hours.recorded" for e in d["entries"]]
         assert len(recorded) == len(set(recorded)) == 8  # each entry announced once
+
+
+async def test_hours_count_only_within_the_lot_period_as_amended(database_url, nats_url):
+    from contracts.events.markets import LotAmended
+
+    async with running(create_app, database_url=database_url("hours"), nats_url=nats_url) as client:
+        market = await seed_lot(client.ctx, start_date=dt.date(2026, 1, 1), end_date=dt.date(2026, 6, 30))
+        lot = market.lots[0]
+        (placement,) = await seed_placements(client.ctx, lot.lot_id, start_date=dt.date(2026, 1, 1))  # open-ended
+        pid = str(placement.placement_id)
+
+        late = await client.post("/hours", json={"placement_id": pid, "month": "2026-08", "hours": "10"})
+        assert late.status_code == 422, late.text
+        assert late.json()["errors"][0]["field"] == "month"
+        assert late.json()["detail"] == ("le mois 2026-08 est en dehors de la période du lot (du 01/01/2026 au "
+                                         "30/06/2026) : seules comptent les heures effectuées sur l'opération")
+        assert await count_rows(client.ctx, "hour_entries") == 0
+        june = await client.post("/hours", json={"placement_id": pid, "month": "2026-06", "hours": "10"})
+        assert june.status_code == 201, june.text
+
+        async def amend(end: dt.date, number: int) -> None:
+            state = lot.model_copy(update={"end_date": end, "version": lot.version + number})
+            await apply(client.ctx, "lot.amended", LotAmended(lot=state, amendment_number=number, reason="délai"),
+                        "market_intake")
+
+        await amend(dt.date(2026, 9, 30), 1)  # the works last longer: August is the operation's now
+        august = await client.post("/hours", json={"placement_id": pid, "month": "2026-08", "hours": "10"})
+        assert august.status_code == 201, august.text
+
+        await amend(dt.date(2026, 5, 31), 2)  # then end earlier: June's hours can only be cancelled
+        raised = await client.post(f"/hours/{june.json()['id']}/corrections", json={"hours": "12", "reason": "relevé"})
+        assert raised.status_code == 422, raised.text
+        assert raised.json()["errors"][0]["field"] == "hours"
+        assert "le mois 2026-06 est en dehors de la période du lot (du 01/01/2026 au 31/05/2026)" in raised.text
+        assert "ne peut qu'être annulée (correction à 0)" in raised.text
+        cancelled = await client.post(f"/hours/{june.json()['id']}/corrections", json={"hours": "0", "reason": "hors lot"})
+        assert cancelled.status_code == 201, cancelled.text
+        assert (await client.get(f"/lots/{lot.lot_id}/progress")).json()["realised_hours"] == "10.00"
+
+
+async def test_a_training_placement_declares_training_hours_only(database_url, nats_url):
+    async with running(create_app, database_url=database_url("hours"), nats_url=nats_url) as client:
+        market = await seed_lot(client.ctx)
+        lot_id = market.lots[0].lot_id
+        (trainee,) = await seed_placements(client.ctx, lot_id, modality="training", structure_kind=None,
+                                           structure_id=None, contract_type="OTHER")
+        tid = str(trainee.placement_id)
+        implicit = await client.post("/hours", json={"placement_id": tid, "month": "2026-03", "hours": "20"})
+        assert implicit.status_code == 201, implicit.text
+        assert implicit.json()["kind"] == "training"
+        again = await client.post("/hours", json={"placement_id": tid, "month": "2026-03", "hours": "5",
+                                                  "kind": "training"})
+        assert again.status_code == 409  # the same key: an empty kind was training
+        work = await client.post("/hours", json={"placement_id": tid, "month": "2026-04", "hours": "100", "kind": "work"})
+        assert work.status_code == 422 and work.json()["errors"][0]["field"] == "kind", work.text
+        over = await client.post("/hours", json={"placement_id": tid, "month": "2026-04", "hours": "100"})
+        assert over.status_code == 422 and "plafond de formation dépassé" in over.text  # capped, as training
+
+        # a placement whose modality became training (matching corrected it): its work entry can only be cancelled
+        (worker,) = await seed_placements(client.ctx, lot_id)
+        entry = (await client.post("/hours", json={"placement_id": str(worker.placement_id), "month": "2026-03",
+                                                   "hours": "30"})).json()
+        assert entry["kind"] == "work"
+        corrected = type(worker).model_validate(worker.model_dump() | {"modality": "training"})
+        await apply(client.ctx, "placement.started", corrected, "matching")
+        raised = await client.post(f"/hours/{entry['id']}/corrections", json={"hours": "31", "reason": "relevé"})
+        assert raised.status_code == 422 and "ce placement est une formation" in raised.text
+        assert "annulée (correction à 0)" in raised.text
+        cancelled = await client.post(f"/hours/{entry['id']}/corrections", json={"hours": "0", "reason": "formation"})
+        assert cancelled.status_code == 201, cancelled.text
+        assert (await client.get(f"/lots/{lot_id}/progress")).json()["by_modality"] == {"training": "20.00"}
+
+
+async def test_a_subcontracted_amount_converts_at_the_hourly_cost_its_lot_was_sized_with(database_url, nats_url):
+    from contracts import new_envelope, spec_for
+    from contracts.codes import LotStatus
+    from contracts.events.markets import LotAwarded, LotClauseSized, LotState
+    from examples import market_submitted
+    from services.hours.models import LotRef
+
+    async with running(create_app, database_url=database_url("hours"), nats_url=nats_url) as client:
+        market = market_submitted(3)
+        sized, cleaning, fixed = market.lots = [
+            market.lots[0], LotState.model_validate(market.lots[1].model_dump() | {"sector": "nettoyage"}),
+            LotState.model_validate(market.lots[2].model_dump() | {"method": "fixed_hours"})]
+        await apply(client.ctx, "market.submitted", market, "market_intake")
+        awarded = sized.model_copy(update={"status": LotStatus.AWARDED, "version": 2, "company_siret": "44306184100047"})
+        await apply(client.ctx, "lot.awarded", LotAwarded(lot=awarded, company_siret="44306184100047",
+                                                          company_name="Bâtiment Rennais", awarded_amount_eur=Decimal(1)),
+                    "market_intake")
+        # lot.clause_sized comes after the award here (another order on the wire): the newer state stays. Applied
+        # as the bus applies it (the lot handlers the app registers refresh the progress too).
+        spec = spec_for("lot.clause_sized", producer="market_intake")
+        handler = client.ctx.bus.consumers[spec.stream.name].handlers[spec.subject][1]
+        event = LotClauseSized(
+            lot=sized, formula="heures = montant HT × part de main-d'œuvre × taux d'insertion ÷ coût horaire",
+            parameters={"amount_eur": "1000000", "labour_share": "0.5", "insertion_rate": "0.05", "hourly_cost_eur": "24"})
+        async with client.ctx.db.session() as session, session.begin():
+            await handler(session, event, new_envelope("lot.clause_sized", 1, "market_intake", event))
+        await apply(client.ctx, "lot.clause_sized", LotClauseSized(
+            lot=fixed, formula="heures fixées dans le marché", parameters={"hours": "300"}), "market_intake")
+        async with client.ctx.db.session() as session:
+            rows = {r.lot_id: r for r in (await session.scalars(select(LotRef))).all()}
+        assert (rows[sized.lot_id].status, rows[sized.lot_id].sizing_hourly_cost_eur) == ("awarded", Decimal(24))
+        assert rows[fixed.lot_id].sizing_hourly_cost_eur is None
+
+        expected = {sized.lot_id: "50.00", cleaning.lot_id: "60.00", fixed.lot_id: "40.00"}  # 24 €, 20 €, 30 € an hour
+        for lot_id, hours in expected.items():
+            (placement,) = await seed_placements(client.ctx, lot_id, modality="subcontracting", structure_kind="EI")
+            response = await client.post("/hours", json={"placement_id": str(placement.placement_id), "month": "2026-04",
+                                                         "amount_eur": "1200"})
+            assert response.status_code == 201, response.text
+            assert response.json()["hours"] == hours

@@ -102,7 +102,7 @@ async def test_an_xlsx_statement_with_merged_header_cells(database_url, nats_url
 async def test_a_50000_row_statement_is_stored_in_chunks_and_published(database_url, nats_url):
     rows_count, placements_count = 50_000, 2_500  # 20 months × 2,500 placements
     async with running(create_app, database_url=database_url("hours"), nats_url=nats_url, import_chunk_rows=10_000) as client:
-        market = await seed_lot(client.ctx)
+        market = await seed_lot(client.ctx, start_date=dt.date(2025, 1, 1))  # every month of the file is the lot's
         placements = await seed_placements(client.ctx, market.lots[0].lot_id, count=placements_count,
                                            start_date=dt.date(2025, 1, 1))
         months = [f"{y}-{m:02d}" for y in (2025, 2026) for m in range(1, 13)][:20]
@@ -150,3 +150,35 @@ async def test_a_partly_accepted_file_can_come_back_once_its_placements_are_know
         assert again.json()["import_id"] == partial.json()["import_id"]
         assert (await snapshot(client.ctx))["hour_entries"] == 2
         assert (await post_file(client, data)).json()["status"] == "already_imported"
+
+
+async def test_rows_outside_the_lot_period_and_work_on_a_training_placement_are_refused(database_url, nats_url):
+    async with running(create_app, database_url=database_url("hours"), nats_url=nats_url) as client:
+        market = await seed_lot(client.ctx, start_date=dt.date(2026, 1, 1), end_date=dt.date(2026, 6, 30))
+        lot_id = market.lots[0].lot_id
+        (worker,) = await seed_placements(client.ctx, lot_id, start_date=dt.date(2026, 1, 1))  # open-ended
+        (trainee,) = await seed_placements(client.ctx, lot_id, start_date=dt.date(2026, 1, 1), modality="training",
+                                           structure_kind=None, structure_id=None, contract_type="OTHER")
+        data = csv_bytes([[str(worker.placement_id), "2026-05", "10", ""], [str(worker.placement_id), "2026-07", "10", ""],
+                          [str(trainee.placement_id), "2026-05", "20", ""],
+                          [str(trainee.placement_id), "2026-04", "20", "travail"]])
+        before = await snapshot(client.ctx)
+        refused = await post_file(client, data)
+        assert refused.status_code == 422
+        assert refused.json()["errors"] == [
+            {"row": 3, "column": "mois", "message": "le mois 2026-07 est en dehors de la période du lot (du 01/01/2026 "
+                                                    "au 30/06/2026) : seules comptent les heures effectuées sur l'opération"},
+            {"row": 5, "column": "type", "message": "ce placement est une formation : il ne déclare que des heures de "
+                                                    "formation (type « formation » ou vide), pas des heures de travail"}]
+        assert await snapshot(client.ctx) == before
+
+        partial = await post_file(client, data, accept_valid_rows=True)
+        assert (partial.json()["accepted"], partial.json()["rejected"]) == (2, 2)
+        history = (await client.get("/hours", params={"placement_id": str(trainee.placement_id)})).json()
+        assert [(h["month"], h["kind"], h["hours"]) for h in history] == [("2026-05", "training", "20.00")]
+        progress = (await client.get(f"/lots/{lot_id}/progress")).json()
+        assert progress["realised_hours"] == "30.00"
+        # the same rows again: the empty kind is the training placement's, so its row is already recorded
+        again = await post_file(client, csv_bytes([[str(trainee.placement_id), "2026-05", "20", ""]]))
+        assert (again.json()["accepted"], again.json()["already_recorded"]) == (0, 1)
+

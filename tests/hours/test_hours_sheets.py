@@ -50,14 +50,15 @@ def test_windows_1252_with_accented_headers_and_commas():
 def test_utf16_tab_separated_text_as_excel_saves_it():
     data = f"placement\tmois\theures\n{P1}\t2026-03\t7,5\n".encode("utf-16")
     header, rows = read_all(data, "releve.txt")
-    assert list(import_rules.parse_rows(header, rows)) == [ParsedRow(2, P1, "2026-03", "work", 750)]
+    # no kind written: "" until the checks, where the placement's modality decides (work, or training)
+    assert list(import_rules.parse_rows(header, rows)) == [ParsedRow(2, P1, "2026-03", "", 750)]
 
 
 def test_title_lines_above_the_header_and_missing_kind_column():
     data = f"Relevé mensuel ETTI Interim 35;;\n;;\nplacement_id;month;hours\n{P1};2026-04;12\n".encode()
     header, rows = read_all(data)
     assert header.row == 3
-    assert list(import_rules.parse_rows(header, rows)) == [ParsedRow(4, P1, "2026-04", "work", 1200)]
+    assert list(import_rules.parse_rows(header, rows)) == [ParsedRow(4, P1, "2026-04", "", 1200)]
 
 
 @pytest.mark.parametrize("title", ["Relevé mensuel — Propreté Bretonne", "Relevé d'heures, mars 2026"])
@@ -66,7 +67,7 @@ def test_a_bare_title_line_does_not_mislead_the_separator(title):
     header, rows = read_all(data)
     assert header.row == 3
     assert list(import_rules.parse_rows(header, rows)) == [
-        ParsedRow(4, P1, "2026-04", "work", 750), ParsedRow(5, P2, "2026-04", "work", 1225),
+        ParsedRow(4, P1, "2026-04", "", 750), ParsedRow(5, P2, "2026-04", "", 1225),
     ]
 
 
@@ -118,7 +119,7 @@ def test_xlsx_with_merged_title_and_vertically_merged_header_cells():
     header, rows = read_all(xlsx(build), "releve.xlsx")
     assert header.row == 2
     assert list(import_rules.parse_rows(header, rows)) == [
-        ParsedRow(4, P1, "2026-03", "work", 750), ParsedRow(6, P2, "2026-03", "work", 1225)]
+        ParsedRow(4, P1, "2026-03", "work", 750), ParsedRow(6, P2, "2026-03", "", 1225)]
 
 
 def test_xlsx_with_a_header_merged_across_columns():
@@ -186,3 +187,56 @@ def test_placement_whose_lot_is_unknown():
     known = Known(KNOWN.placements, frozenset({P2}), {})
     checked = check([[str(P2), "2026-03", "5", ""]], known)
     assert checked.problems[0].message == "le lot de ce placement est inconnu (marché pas encore reçu)"
+
+
+P3 = uuid.uuid4()  # a training placement (formation qualifiante)
+LOT_H1 = (dt.date(2026, 1, 5), dt.date(2026, 6, 30))  # the lot's period: 2026-01 .. 2026-06
+WITH_LOTS = Known(
+    placements={P1: PlacementView(dt.date(2025, 1, 1), None, "provision", *LOT_H1),
+                P3: PlacementView(dt.date(2026, 2, 1), None, "training", *LOT_H1)},
+    lot_missing=frozenset(),
+    current={},
+)
+
+
+def test_rows_outside_the_lot_period_are_refused_with_the_period():
+    checked = check([[str(P1), "2025-12", "5", ""], [str(P1), "2026-01", "5", ""], [str(P1), "2026-06", "5", ""],
+                     [str(P1), "2026-07", "5", ""], [str(P1), "2026-08", "6", "travail"]], WITH_LOTS)
+    assert [r.row for r in checked.accepted] == [3, 4]
+    period = "est en dehors de la période du lot (du 05/01/2026 au 30/06/2026) : seules comptent les heures effectuées sur l'opération"
+    assert [(p.row, p.column, p.message) for p in checked.problems] == [
+        (2, "mois", f"le mois 2025-12 {period}"), (5, "mois", f"le mois 2026-07 {period}"),
+        (6, "mois", f"le mois 2026-08 {period}")]
+
+
+def test_the_placement_modality_decides_the_kind_of_a_row():
+    checked = check([[str(P3), "2026-03", "20", ""], [str(P3), "2026-04", "20", "formation"],
+                     [str(P3), "2026-05", "20", "travail"], [str(P1), "2026-03", "20", ""],
+                     [str(P1), "2026-03", "5", "formation"]], WITH_LOTS)
+    assert [(r.row, r.kind) for r in checked.accepted] == [(2, "training"), (3, "training"), (5, "work"), (6, "training")]
+    assert [(p.row, p.column, p.message) for p in checked.problems] == [
+        (4, "type", "ce placement est une formation : il ne déclare que des heures de formation (type « formation » "
+                    "ou vide), pas des heures de travail")]
+
+
+def test_an_empty_kind_and_its_written_name_are_the_same_key():
+    checked = check([[str(P3), "2026-03", "20", ""], [str(P3), "2026-03", "20", "formation"],
+                     [str(P1), "2026-03", "20", ""], [str(P1), "2026-03", "20", "Travail"]], WITH_LOTS)
+    assert [r.row for r in checked.accepted] == [2, 4]
+    assert [(p.row, p.message) for p in checked.problems] == [
+        (3, "doublon de la ligne 2 (même placement, mois et type)"),
+        (5, "doublon de la ligne 4 (même placement, mois et type)")]
+    known = Known(WITH_LOTS.placements, frozenset(), {(P3, "2026-03", "training"): 2000})
+    again = check([[str(P3), "2026-03", "20", ""]], known)  # a file sent again: already recorded
+    assert (again.already_recorded, again.accepted, again.problems) == (1, [], [])
+
+
+def test_a_training_placement_follows_the_training_policy_whatever_the_kind_cell():
+    closed = check([[str(P3), "2026-03", "20", ""], [str(P3), "2026-04", "20", "travail"]], WITH_LOTS,
+                   policy=Policy(training_allowed=False))
+    assert closed.accepted == []
+    assert [(p.row, p.column, p.message.split(" :")[0]) for p in closed.problems] == [
+        (2, "type", "les heures de formation ne sont pas comptées sur ce territoire"),
+        (3, "type", "ce placement est une formation")]
+    capped = check([[str(P3), "2026-03", "35,01", ""]], WITH_LOTS)
+    assert capped.problems[0].message.startswith("plafond de formation dépassé : au plus 35 h de formation")

@@ -21,7 +21,7 @@ from services.hours.writer import EntryWriter
 from shared.errors import Conflict, DomainError
 
 
-def body(placement_id: uuid.UUID, month: str = "2026-03", hours: str = "10", kind: str = "work") -> HoursIn:
+def body(placement_id: uuid.UUID, month: str = "2026-03", hours: str = "10", kind: str | None = "work") -> HoursIn:
     return HoursIn(placement_id=placement_id, month=month, hours=Decimal(hours), kind=kind)
 
 
@@ -103,6 +103,29 @@ async def test_a_key_taken_by_another_writer_meanwhile_fails_alone(database_url,
         assert await count_rows(client.ctx, "hour_entries") == 3
         kept, summed = await lot_month_totals(client.ctx)
         assert kept == summed == {(lot.lot_id, "2026-03"): 2700}
+
+
+async def test_a_batch_checks_the_lot_period_and_the_kind_a_placement_declares(database_url, nats_url):
+    async with running(create_app, database_url=database_url("hours"), nats_url=nats_url) as client:
+        lot = (await seed_lot(client.ctx, start_date=dt.date(2026, 1, 1), end_date=dt.date(2026, 6, 30))).lots[0]
+        (worker,) = await seed_placements(client.ctx, lot.lot_id, start_date=dt.date(2026, 1, 1))
+        (trainee,) = await seed_placements(client.ctx, lot.lot_id, start_date=dt.date(2026, 1, 1), modality="training",
+                                           structure_kind=None, structure_id=None)
+        w, t = worker.placement_id, trainee.placement_id
+        results = await outcomes(EntryWriter(client.ctx), [
+            body(w, month="2026-06", kind=None),  # work
+            body(w, month="2026-07"),  # after the lot's end
+            body(t, month="2026-06", hours="20", kind=None),  # training
+            body(t, month="2026-05", hours="20", kind="work"),  # work on a training placement
+            body(t, month="2026-06", hours="1", kind="training"),  # the key of the entry just before: training
+        ])
+        assert [type(r).__name__ for r in results] == ["EntryOut", "DomainError", "EntryOut", "DomainError", "Conflict"]
+        assert (results[0].kind, results[2].kind) == ("work", "training")  # type: ignore[union-attr]
+        assert (results[1].field, results[3].field) == ("month", "kind")  # type: ignore[union-attr]
+        assert "en dehors de la période du lot (du 01/01/2026 au 30/06/2026)" in results[1].message  # type: ignore[union-attr]
+        events = await published_events(client.ctx)
+        recorded = [(e["placement_id"], e["kind"]) for k, d in events if k == "hours.recorded" for e in d["entries"]]
+        assert sorted(recorded) == sorted([(str(w), "work"), (str(t), "training")])
 
 
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)
