@@ -39,9 +39,11 @@ class HoursRecorded(BaseModel):
 
 
 class HoursCorrected(BaseModel):
+    """No reason: the facilitator's free text may name a person or their health, and the stream keeps every event;
+    it stays in the hours service (`GET /hours`). Events published before carry one, which readers ignore."""
+
     entry: HourEntry
     corrects_entry_id: uuid.UUID
-    reason: str
 
 
 class LotProgress(BaseModel):

@@ -182,7 +182,7 @@ async def _correct(session: AsyncSession, ctx: ServiceContext, entry_id: uuid.UU
     await _flush(session, "cette entrée vient d'être corrigée par quelqu'un d'autre : corrigez la dernière version")
     await ctx.outbox.emit(session, HOURS_CORRECTED, HoursCorrected.model_construct(
         entry=hour_entry(row.id, placement, lot, row.month, row.kind, hundredths),
-        corrects_entry_id=original.id, reason=body.reason))
+        corrects_entry_id=original.id))
     await add_to_lot_months(session, {(row.lot_id, row.month): hundredths - original.hundredths})
     await refresh_progress(session, ctx, [lot.lot_id])
     await _commit(session, "cette entrée vient d'être corrigée par quelqu'un d'autre : corrigez la dernière version")

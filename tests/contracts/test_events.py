@@ -281,7 +281,6 @@ EXAMPLES: dict[tuple[str, int], dict[str, Any]] = {
     ("hours.corrected", 1): {
         "entry": hour_entry(entry_id=str(uuid.UUID(int=6)), hours="140"),
         "corrects_entry_id": ENTRY_ID,
-        "reason": "Double saisie d'un jour férié",
     },
     ("lot.progressed", 1): lot_progress(),
     ("lot.target_reached", 1): lot_progress(realised_hours="1762", percent="100.69", forecast_hours="1762"),

@@ -40,6 +40,12 @@ IDENTITY_SEQUENCES = (
     ("sécurité", "sociale"),
 )
 
+# free text: whatever a user types may name a person or their health; it stays in the service that received it
+FREE_TEXT_TOKENS = frozenset(
+    {"reason", "motif", "comment", "comments", "commentaire", "note", "notes", "remark", "observation", "message",
+     "description", "text", "texte"}
+)
+
 # (schema title, field): allowed although it looks like identity
 ALLOWED = frozenset(
     {
@@ -55,7 +61,7 @@ def tokens(field: str) -> list[str]:
 
 def is_identity(field: str) -> bool:
     parts = tokens(field)
-    if any(p in IDENTITY_TOKENS for p in parts):
+    if any(p in IDENTITY_TOKENS or p in FREE_TEXT_TOKENS for p in parts):
         return True
     return any(
         tuple(parts[i : i + len(seq)]) == seq for seq in IDENTITY_SEQUENCES for i in range(len(parts) - len(seq) + 1)
@@ -91,6 +97,7 @@ def test_detector_catches_identity_words() -> None:
     for field in (
         "first_name", "lastName", "name", "birth_date", "dateOfBirth", "date_naissance", "email", "contact_email",
         "phone", "phone_number", "address", "postal_address", "nir", "social_security_number", "nom", "prenom",
+        "reason", "correction_reason", "comment", "notes",  # free text
     ):  # fmt: skip
         assert is_identity(field), field
     for field in ("beneficiary_id", "birth_year", "commune_insee", "gender", "employer_siret", "placement_id", "qpv"):
