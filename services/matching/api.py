@@ -61,8 +61,8 @@ async def list_structures(
 
 
 @router.post("/beneficiaries", status_code=201, response_model=Created, tags=["bénéficiaires"])
-async def enroll(body: BeneficiaryIn, session: SessionDep, ctx: Ctx, _: Facilitator) -> Created:
-    return Created(id=(await service.enroll(session, ctx, body)).id)
+async def enroll(body: BeneficiaryIn, session: SessionDep, ctx: Ctx, user: Facilitator) -> Created:
+    return Created(id=(await service.enroll(session, ctx, body, user.subject)).id)
 
 
 @router.get("/beneficiaries", response_model=list[BeneficiaryFound], tags=["bénéficiaires"])
@@ -93,9 +93,9 @@ async def get_beneficiary(beneficiary_id: uuid.UUID, session: SessionDep, ctx: C
 @router.post("/beneficiaries/{beneficiary_id}/criteria", status_code=201, response_model=Created,
              tags=["bénéficiaires"])
 async def add_checks(beneficiary_id: uuid.UUID, body: ChecksIn, session: SessionDep, ctx: Ctx,
-                     _: Facilitator) -> Created:
+                     user: Facilitator) -> Created:
     """New or renewed eligibility checks (a check older than the recheck delay must be renewed)."""
-    return Created(id=(await service.add_checks(session, ctx, beneficiary_id, body)).id)
+    return Created(id=(await service.add_checks(session, ctx, beneficiary_id, body, user.subject)).id)
 
 
 @router.post("/beneficiaries/retention", response_model=Anonymised, tags=["bénéficiaires"])

@@ -96,7 +96,8 @@ class BeneficiaryIdentity(Base, table=True):
 
 
 class CriterionCheck(Base, table=True):
-    """"Eligible: criterion X, proof P checked on D by prescriber R" — never a copy of the document."""
+    """"Eligible: criterion X, proof P checked on D on prescriber R's referral, recorded by facilitator F" — never a
+    copy of the document."""
 
     __tablename__ = "criterion_checks"
     # Covers the candidates' query: a person's checks known on a day, read from the index alone.
@@ -107,6 +108,7 @@ class CriterionCheck(Base, table=True):
     proof_type: str | None = Field(default=None, max_length=200)
     checked_on: dt.date
     prescriber: str = Field(max_length=200)
+    recorded_by: str | None = Field(default=None, max_length=200, description="the facilitator (token subject)")
 
 
 class Placement(Base, table=True):

@@ -108,6 +108,9 @@ async def end_placement(
         raise Conflict(f"parcours déjà terminé le {placement.ended_on}", field="end_date")
     if body.end_date < placement.start_date:
         raise DomainError(f"la date de fin précède le début du parcours ({placement.start_date})", field="end_date")
+    if body.end_date > today():  # the exit situation is the one observed at the end: recorded once it has come
+        raise DomainError("la date de fin est dans le futur : la sortie s'enregistre une fois le parcours terminé "
+                          "(la fin prévue est la date de fin du parcours)", field="end_date")
     placement.ended_on = body.end_date
     placement.exit_category = body.exit_category
     await ctx.outbox.emit(

@@ -149,6 +149,7 @@ class CriterionOut(BaseModel):
     proof_type: str | None
     checked_on: dt.date
     prescriber: str
+    recorded_by: str | None = Field(description="le facilitateur qui a enregistré le contrôle (absent avant 12/2026)")
 
 
 class IdentityOut(BaseModel):

@@ -111,7 +111,7 @@ async def register_structure(session: AsyncSession, ctx: ServiceContext, body: S
 
 
 # ---- beneficiaries ------------------------------------------------------------------------------------------------
-async def enroll(session: AsyncSession, ctx: ServiceContext, body: BeneficiaryIn) -> Beneficiary:
+async def enroll(session: AsyncSession, ctx: ServiceContext, body: BeneficiaryIn, author: str) -> Beneficiary:
     if body.commune_insee not in territory(ctx).communes:
         raise DomainError(f"commune {body.commune_insee} inconnue du territoire", field="commune_insee")
     _check_criteria(body.criteria, body.birth_date, body.qpv, body.education_level, policy(ctx))
@@ -136,14 +136,14 @@ async def enroll(session: AsyncSession, ctx: ServiceContext, body: BeneficiaryIn
             phone=body.phone,
         )
     )
-    session.add_all(_checks(person.id, body.criteria))
+    session.add_all(_checks(person.id, body.criteria, author))
     await ctx.outbox.emit(session, BENEFICIARY_ENROLLED, _profile(person, {c.code for c in body.criteria}))
     await session.commit()
     return person
 
 
 async def add_checks(session: AsyncSession, ctx: ServiceContext, beneficiary_id: uuid.UUID,
-                     body: ChecksIn) -> Beneficiary:
+                     body: ChecksIn, author: str) -> Beneficiary:
     """New or renewed eligibility checks; the pseudonymous profile is published again with its categories."""
     person = await get_person(session, beneficiary_id)
     if person.erased_on is not None:
@@ -152,7 +152,7 @@ async def add_checks(session: AsyncSession, ctx: ServiceContext, beneficiary_id:
     if identity is None:  # deleted on erasure only
         raise Conflict("identité du bénéficiaire absente : son dossier ne reçoit plus de contrôle")
     _check_criteria(body.criteria, identity.birth_date, person.qpv, person.education_level, policy(ctx))
-    session.add_all(_checks(person.id, body.criteria))
+    session.add_all(_checks(person.id, body.criteria, author))
     codes = {c.code for c in await criteria_of(session, person.id)} | {c.code for c in body.criteria}
     await ctx.outbox.emit(session, BENEFICIARY_ENROLLED, _profile(person, codes))
     await session.commit()
@@ -169,10 +169,10 @@ def _check_criteria(criteria: list[CriterionIn], birth_date: dt.date, qpv: bool,
             raise DomainError(error, field=f"criteria[{i}].code")
 
 
-def _checks(beneficiary_id: uuid.UUID, criteria: list[CriterionIn]) -> list[CriterionCheck]:
+def _checks(beneficiary_id: uuid.UUID, criteria: list[CriterionIn], author: str) -> list[CriterionCheck]:
     return [
         CriterionCheck(beneficiary_id=beneficiary_id, code=c.code, proof_type=c.proof_type, checked_on=c.checked_on,
-                       prescriber=c.prescriber)
+                       prescriber=c.prescriber, recorded_by=author)
         for c in criteria
     ]
 

@@ -147,6 +147,8 @@ async def test_bad_input_is_refused_in_french_and_writes_nothing(database_url, n
                 "end_date", "précède le début")
         refused(await post(f"/placements/{pid}/end", json={"end_date": days(-1), "exit_category": "vacances"}), 422,
                 "exit_category", "valeur inconnue")
+        refused(await post(f"/placements/{pid}/end", json={"end_date": days(1), "exit_category": "other"}), 422,
+                "end_date", "la date de fin est dans le futur")
         assert (await post(f"/placements/{pid}/end", json={"end_date": days(-2), "exit_category": "other"})).status_code == 200
         refused(await post(f"/placements/{pid}/end", json={"end_date": days(-1), "exit_category": "other"}), 409,
                 "end_date", "déjà terminé")

@@ -52,6 +52,16 @@ async def test_beneficiary_file_lists_placements_and_follow_ups(database_url, na
         assert [(f["placement_id"], f["followed_up_on"], f["situation"]) for f in file["follow_ups"]] == [
             (first, days(-20), "transition_job")]
 
+        # Each check says who recorded it (the facilitator's token), beside the prescriber who referred the person.
+        camille = {"Authorization": f"Bearer {issue_token(SECRET, Role.FACILITATOR, subject='Camille Le Du')}"}
+        renewed = await client.post(f"/beneficiaries/{person}/criteria", headers=camille, json={"criteria": [
+            {"code": "DELD", "checked_on": days(-1), "prescriber": "France Travail", "proof_type": "attestation"}]})
+        assert renewed.status_code == 201, renewed.text
+        checks = (await client.get(f"/beneficiaries/{person}")).json()["criteria"]
+        assert sorted((c["code"], c["prescriber"], c["recorded_by"]) for c in checks) == [
+            ("DELD", "France Travail", "Camille Le Du"),
+            ("RSA", "Département d'Ille-et-Vilaine", "bootstrap")]  # `running`'s own token
+
 
 async def test_facilitators_find_people_by_name_and_no_one_else_does(database_url, nats_url):
     await declare_streams(nats_url)

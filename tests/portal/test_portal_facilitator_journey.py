@@ -187,6 +187,7 @@ def test_facilitator_journey(portal_stack, browser: WebDriver, tmp_path: Path) -
     click(browser, "inscrire")
     wait_element_text(browser, "alertes", "Maëlle Le Goff est inscrit(e).")
     wait_text(browser, "Allocataire du RSA")
+    assert "Camille Le Du" in browser.find_element(By.ID, "eligibilite").text  # who recorded the check
     person_url = browser.current_url
 
     # 4. The lot's candidates, with their reasons; one click places the person.
