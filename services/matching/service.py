@@ -15,7 +15,13 @@ from contracts import spec_for
 from contracts.codes import CriterionCode, Gender, Modality, Sector, StructureKind
 from contracts.events.matching import BeneficiaryEnrolled, BeneficiaryErased, StructureRegistered
 from services.matching.domain import placements as rules
-from services.matching.domain.eligibility import Criterion, EligibilityPolicy, clause_eligibility, criterion_error
+from services.matching.domain.eligibility import (
+    Criterion,
+    EligibilityPolicy,
+    clause_eligibility,
+    criterion_error,
+    proof_error,
+)
 from services.matching.domain.retention import anonymise_if_no_contact_since
 from services.matching.domain.territory import Territory
 from services.matching.models import Beneficiary, BeneficiaryIdentity, CriterionCheck, FollowUp, Placement, Structure
@@ -167,6 +173,8 @@ def _check_criteria(criteria: list[CriterionIn], birth_date: dt.date, qpv: bool,
             raise DomainError("la date de contrôle est dans le futur", field=f"criteria[{i}].checked_on")
         if (error := criterion_error(c.code, c.checked_on, birth_date, qpv, education_level, rules_of)) is not None:
             raise DomainError(error, field=f"criteria[{i}].code")
+        if (error := proof_error(c.code, c.proof_type)) is not None:
+            raise DomainError(error, field=f"criteria[{i}].proof_type")
 
 
 def _checks(beneficiary_id: uuid.UUID, criteria: list[CriterionIn], author: str) -> list[CriterionCheck]:

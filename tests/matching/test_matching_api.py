@@ -96,6 +96,9 @@ async def test_bad_input_is_refused_in_french_and_writes_nothing(database_url, n
         refused(await post("/beneficiaries", json=beneficiary("A", "B", "2004-01-01", education_level="4", criteria=[
             {"code": "JEUNE_PEU_QUALIFIE", "checked_on": days(-3), "prescriber": "Mission locale"}])), 422,
             "criteria[0].code", "réservé aux jeunes peu qualifiés")
+        refused(await post("/beneficiaries", json=beneficiary("A", "B", "1990-01-01", criteria=[
+            {"code": "AUTRE_VALIDE", "checked_on": days(-3), "prescriber": "PLIE de Rennes"}])), 422,
+            "criteria[0].proof_type", "avis motivé du prescripteur")
         refused(await post("/beneficiaries", json=beneficiary("A", "B", "1990-01-01", qpv=False, criteria=[
             {"code": "QPV", "checked_on": days(-3), "prescriber": "PLIE"}])), 422,
             "criteria[0].code", "n'habite pas un quartier prioritaire")

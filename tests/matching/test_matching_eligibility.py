@@ -19,6 +19,7 @@ from services.matching.domain.eligibility import (
     level2_needed,
     iae_applies,
     placement_eligibility,
+    proof_error,
 )
 from services.matching.app import SERVICE, Settings
 from shared.settings import load_settings
@@ -275,3 +276,11 @@ def test_settings_name_siae_thresholds_only(monkeypatch: pytest.MonkeyPatch) -> 
     policy = load_settings(Settings, SERVICE).policy()
     assert level2_needed("EI", policy) == 2 and level2_needed("AI", policy) == 2  # AI: the national threshold
     assert policy.low_qualification_levels == {"infra_3", "3"}
+
+
+@pytest.mark.parametrize(("code", "proof", "refused"), [
+    ("AUTRE_VALIDE", None, True), ("AUTRE_VALIDE", "  ", True), ("AUTRE_VALIDE", "avis motivé du PLIE", False),
+    ("RSA", None, False),  # the proof type of other criteria is recommended, not required
+])
+def test_another_situation_needs_the_prescriber_s_reasoned_opinion(code, proof, refused) -> None:
+    assert (proof_error(code, proof) is not None) == refused

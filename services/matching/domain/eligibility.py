@@ -181,6 +181,15 @@ def criterion_error(code: str, checked_on: dt.date, birth_date: dt.date, qpv: bo
     return None
 
 
+def proof_error(code: str, proof_type: str | None) -> str | None:
+    """DOMAIN.md: "other people with particular difficulties, validated by the facilitator on a prescriber's reasoned
+    opinion": that opinion is the proof of AUTRE_VALIDE, so it must be named (other criteria: the proof type is
+    recommended, not required)."""
+    if code == C.AUTRE_VALIDE and not (proof_type or "").strip():
+        return "critère AUTRE_VALIDE : indiquez l'avis motivé du prescripteur sur lequel il est validé (proof_type)"
+    return None
+
+
 def iae_applies(kind: str | None, policy: EligibilityPolicy) -> bool:
     """The IAE rule applies to every route through an SIAE, whatever the settings hold."""
     return kind in SIAE_KINDS
