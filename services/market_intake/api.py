@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from contracts.codes import LotStatus, Sector
-from services.market_intake import lifecycle, service
+from services.market_intake import lifecycle, rules, service
 from services.market_intake.models import Buyer, Market
 from services.market_intake.schemas import (
     AmendmentIn,
@@ -118,6 +118,7 @@ async def territory_defaults(ctx: Ctx, _: AnyRole) -> TerritoryOut:
     t = service.territory(ctx)
     return TerritoryOut(
         labour_shares=dict(t.labour_share), works_sectors=sorted(t.works_sectors),
+        works_cpv_division=rules.WORKS_CPV_DIVISION,
         insertion_rate_works=t.insertion_rate_works, insertion_rate_services=t.insertion_rate_services,
         hourly_cost_eur=t.hourly_cost_eur, hourly_cost_cleaning_eur=t.hourly_cost_cleaning_eur,
         minimum_hours=t.minimum_hours, cleaning_constant=t.cleaning_constant,

@@ -50,10 +50,12 @@ def _refuse(message: str | None) -> None:
         raise Conflict(message, field="status")
 
 
-def _resize(lot: Lot, ctx: ServiceContext) -> None:
-    """Recompute the obligation from the lot's current figures, with the parameters it was sized with."""
+def _resize(lot: Lot, market: Market, ctx: ServiceContext) -> None:
+    """Recompute the obligation from the lot's current figures, with the parameters it was sized with (the market's
+    CPV code gives the default insertion rate of a lot whose parameters lack one)."""
     clause = rules.resize(lot.method, lot.sector, lot.parameters, amount_eur=lot.amount_eur,
-                          months=rules.months_between(lot.start_date, lot.end_date), invoiced_eur=lot.invoiced_eur)
+                          months=rules.months_between(lot.start_date, lot.end_date), invoiced_eur=lot.invoiced_eur,
+                          cpv_code=market.cpv_code)
     sizing = rules.size_clause(clause, territory(ctx))
     if (err := rules.hours_error(sizing.hours)) is not None:
         raise DomainError(err, field="amount_eur")
@@ -100,7 +102,7 @@ async def award(
     lot.company_siret, lot.company_name = body.company_siret, body.company_name
     lot.amount_eur, lot.start_date, lot.end_date = body.amount_eur, start, end
     lot.status = "awarded"
-    _resize(lot, ctx)
+    _resize(lot, market, ctx)
     await _bump(session, lot, market)
     event = LotAwarded(lot=lot_state(lot, market), company_siret=body.company_siret, company_name=body.company_name,
                        awarded_amount_eur=body.amount_eur)
@@ -123,7 +125,7 @@ async def amend(
                           amount_eur=body.amount_eur or lot.amount_eur, previous_end_date=lot.end_date, end_date=end,
                           previous_owed_hours=lot.owed_hours, owed_hours=lot.owed_hours)
     lot.amount_eur, lot.end_date = amendment.amount_eur, end
-    _resize(lot, ctx)
+    _resize(lot, market, ctx)
     amendment.owed_hours = lot.owed_hours
     session.add(amendment)
     await _bump(session, lot, market)
@@ -145,7 +147,7 @@ async def invoice(
     if lot.invoiced_eur + body.amount_eur > rules.MAX_AMOUNT_EUR:
         raise DomainError("le total facturé du lot dépasserait le maximum admis", field="amount_eur")
     lot.invoiced_eur += body.amount_eur
-    _resize(lot, ctx)
+    _resize(lot, market, ctx)
     await _bump(session, lot, market)
     event = LotInvoiced(lot=lot_state(lot, market), invoice_amount_eur=body.amount_eur, invoiced_on=body.invoiced_on)
     await _save(session, ctx, LOT_INVOICED, event, duplicate)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from contracts.codes import BuyerKind, ClauseKind, LotStatus, Sector, SizingMethod
 from services.market_intake import rules
@@ -58,16 +58,45 @@ class BuyerOut(BaseModel):
     kind: BuyerKind
 
 
+def cpv_error(cpv_code: str) -> str | None:
+    if not rules.CPV_RE.match(cpv_code):
+        return "code CPV invalide : 8 chiffres, éventuellement suivis d'un tiret et d'un chiffre"
+    return None
+
+
+# What the cleaning formula with transferred staff does not use (DOMAIN.md: P = 1 − (S × C) / (A / N),
+# hours = P × A / C × rate): C stands for the hourly cost over the labour share, P for the share left.
+NOT_WITH_TRANSFERRED_STAFF = {
+    "labour_share": "la part de main-d'œuvre (labour_share)",
+    "hourly_cost_eur": "le coût horaire (hourly_cost_eur)",
+}
+
+
 class ClauseParameters(Strict):
+    # declared first: the checks of labour_share and hourly_cost_eur read it
+    transferred_monthly_hours: Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2)] | None = Field(
+        default=None,
+        description="cleaning (nettoyage) only: monthly hours of the staff taken over from the previous contractor; "
+                    "the cleaning formula then uses the territory's constant C, so labour_share and hourly_cost_eur "
+                    "are refused beside it",
+    )
     labour_share: Share | None = None
     insertion_rate: Share | None = None
     hourly_cost_eur: Money | None = None
     hours: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)] | None = None
     eur_per_hour: Money | None = Field(default=None, description="per_amount_invoiced: € invoiced per hour owed")
-    transferred_monthly_hours: Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2)] | None = Field(
-        default=None,
-        description="cleaning (nettoyage) only: monthly hours of the staff taken over from the previous contractor",
-    )
+
+    @field_validator("labour_share", "hourly_cost_eur")
+    @classmethod
+    def _unused_with_transferred_staff(cls, v: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        """Refused rather than silently ignored: the cleaning formula with transferred staff has no labour share
+        and no hourly cost of its own (C, a setting, stands for both)."""
+        if v is not None and info.data.get("transferred_monthly_hours") is not None:
+            raise ValueError(
+                f"{NOT_WITH_TRANSFERRED_STAFF[info.field_name]} ne s'applique pas avec la reprise de personnel "
+                "(transferred_monthly_hours) : la formule du nettoyage utilise la constante C du territoire ; "
+                "retirez ce paramètre ou la reprise de personnel")
+        return v
 
     def method_error(self, method: SizingMethod, sector: Sector | None) -> str | None:
         if method == SizingMethod.FIXED_HOURS and self.hours is None:
@@ -124,8 +153,8 @@ class MarketIn(Strict):
     @field_validator("cpv_code")
     @classmethod
     def _cpv(cls, v: str) -> str:
-        if not rules.CPV_RE.match(v):
-            raise ValueError("code CPV invalide : 8 chiffres, éventuellement suivis d'un tiret et d'un chiffre")
+        if (err := cpv_error(v)) is not None:
+            raise ValueError(err)
         return v
 
     @field_validator("commune_insee")
@@ -256,6 +285,16 @@ class EstimateIn(ClauseParameters):
     )
     start_date: dt.date | None = None
     end_date: dt.date | None = None
+    cpv_code: str | None = Field(
+        default=None, description="the market's CPV code: division 45 (works) takes the works insertion rate, any "
+                                  "other the services rate; without it the lot's sector decides (works_sectors)")
+
+    @field_validator("cpv_code")
+    @classmethod
+    def _cpv(cls, v: str | None) -> str | None:
+        if v is not None and (err := cpv_error(v)) is not None:
+            raise ValueError(err)
+        return v
 
     @model_validator(mode="after")
     def _complete(self) -> EstimateIn:
@@ -287,7 +326,10 @@ class EstimateOut(BaseModel):
 
 class TerritoryOut(BaseModel):
     labour_shares: dict[str, Decimal]
-    works_sectors: list[str]
+    works_sectors: list[str] = Field(description="sectors taken for works only when the market's CPV code is unknown "
+                                                 "(the calculator without cpv_code)")
+    works_cpv_division: str = Field(description="CPV division of works markets: their lots take the works rate, "
+                                                "every other market the services rate")
     insertion_rate_works: Decimal
     insertion_rate_services: Decimal
     hourly_cost_eur: Decimal

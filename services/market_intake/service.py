@@ -26,24 +26,26 @@ def territory(ctx: ServiceContext) -> rules.Territory:
     return ctx.extras.get("territory") or rules.Territory()
 
 
-def clause_input(lot: LotIn) -> rules.ClauseInput:
+def clause_input(lot: LotIn, cpv_code: str) -> rules.ClauseInput:
+    """A submitted lot's clause; the market's CPV code gives its default insertion rate (works or services)."""
     c = lot.clause
     return rules.ClauseInput(
         method=c.method, sector=lot.sector, amount_eur=lot.amount_eur,
         months=rules.months_between(lot.start_date, lot.end_date), labour_share=c.labour_share,
         insertion_rate=c.insertion_rate, hourly_cost_eur=c.hourly_cost_eur, hours=c.hours, eur_per_hour=c.eur_per_hour,
-        transferred_monthly_hours=c.transferred_monthly_hours,
+        transferred_monthly_hours=c.transferred_monthly_hours, cpv_code=cpv_code,
     )
 
 
 def estimate(body: EstimateIn, terr: rules.Territory) -> EstimateOut:
-    """The calculator alone; for per_amount_invoiced, `amount_eur` is the expected invoiced total."""
+    """The calculator alone; for per_amount_invoiced, `amount_eur` is the expected invoiced total. Without the
+    market's `cpv_code`, the default insertion rate follows the lot's sector (the parameters say which rule)."""
     sizing = rules.size_clause(
         rules.ClauseInput(
             method=body.method, sector=body.sector, amount_eur=body.amount_eur, months=body.duration(),
             labour_share=body.labour_share, insertion_rate=body.insertion_rate, hourly_cost_eur=body.hourly_cost_eur,
             hours=body.hours, eur_per_hour=body.eur_per_hour, transferred_monthly_hours=body.transferred_monthly_hours,
-            invoiced_eur=body.amount_eur or Decimal("0"),
+            invoiced_eur=body.amount_eur or Decimal("0"), cpv_code=body.cpv_code,
         ),
         terr,
     )
@@ -95,7 +97,7 @@ async def submit_market(session: AsyncSession, ctx: ServiceContext, body: Market
     terr = territory(ctx)
     lots: list[Lot] = []
     for index, lot_in in enumerate(body.lots):
-        sizing = rules.size_clause(clause_input(lot_in), terr)
+        sizing = rules.size_clause(clause_input(lot_in, body.cpv_code), terr)
         if (err := rules.hours_error(sizing.hours)) is not None:
             raise DomainError(err, field=f"lots[{index}]")
         lot = Lot(

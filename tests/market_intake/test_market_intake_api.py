@@ -90,6 +90,16 @@ async def test_bad_inputs_get_french_messages_naming_the_field_and_write_nothing
             (with_lot(clause={"kind": "execution_condition", "method": "rate", "transferred_monthly_hours": "10"}),
              422, "lots[0]", "secteur nettoyage"),
             (with_lot(clause={"kind": "execution_condition", "method": "fixed_hours"}), 422, "lots[0].clause", "hours"),
+            # the cleaning formula with transferred staff uses C, not a lot's labour share or hourly cost: refused,
+            # not silently dropped
+            (with_lot(sector="nettoyage", clause={"kind": "execution_condition", "method": "rate",
+                                                  "transferred_monthly_hours": "500", "labour_share": "0.8"}),
+             422, "lots[0].clause.labour_share",
+             "la part de main-d'œuvre (labour_share) ne s'applique pas avec la reprise de personnel "
+             "(transferred_monthly_hours) : la formule du nettoyage utilise la constante C du territoire"),
+            (with_lot(sector="nettoyage", clause={"kind": "execution_condition", "method": "rate",
+                                                  "transferred_monthly_hours": "500", "hourly_cost_eur": "20"}),
+             422, "lots[0].clause.hourly_cost_eur", "le coût horaire (hourly_cost_eur) ne s'applique pas"),
             (with_lot(amount_eur="999999999999", clause={"kind": "execution_condition", "method": "rate",
                                                          "labour_share": "1", "insertion_rate": "1",
                                                          "hourly_cost_eur": "0.01"}),
@@ -201,13 +211,73 @@ async def test_clause_estimates_show_formula_parameters_defaults_and_warnings(da
             ({"method": "rate", "amount_eur": "1000", "sector": "nettoyage", "transferred_monthly_hours": "5"},
              "durée du marché"),
             ({"method": "per_amount_invoiced", "amount_eur": "1000"}, "eur_per_hour"),
+            ({"method": "rate", "amount_eur": "600000", "sector": "nettoyage", "months": 24,
+              "transferred_monthly_hours": "500", "labour_share": "0.8"}, "part de main-d'œuvre (labour_share) ne "),
+            ({"method": "rate", "amount_eur": "600000", "sector": "nettoyage", "months": 24,
+              "transferred_monthly_hours": "500", "hourly_cost_eur": "20"}, "coût horaire (hourly_cost_eur) ne "),
+            ({"method": "rate", "amount_eur": "1000", "cpv_code": "4521"}, "code CPV invalide"),
         ]:
             response = await client.post("/clause-estimates", json=body)
             assert response.status_code == 422 and words in response.json()["detail"], response.text
 
+        small_frame = (await client.post("/clause-estimates", json={
+            "method": "per_amount_invoiced", "amount_eur": "300000", "eur_per_hour": "2000"})).json()
+        assert small_frame["hours"] == "150.00" and "sous le seuil de 200 h" in small_frame["warnings"][0]
+
         territory = (await client.get("/territory")).json()
         assert territory["labour_shares"]["gros_oeuvre"] == "0.6" and territory["labour_shares"]["peinture"] == "0.70"
         assert territory["minimum_hours"] == "200" and territory["cleaning_constant"] == "25"
+        # works_sectors stays (the rule without a CPV code); the CPV division of works is published beside it
+        assert "gros_oeuvre" in territory["works_sectors"] and territory["works_cpv_division"] == "45"
+
+
+async def test_the_default_rate_follows_the_market_cpv_and_says_which_rule_gave_it(database_url, nats_url):
+    async with running(create_app, database_url=database_url("market_intake"), nats_url=nats_url) as client:
+        buyer_id = await new_buyer(client)
+        by_default = {"kind": "execution_condition", "method": "rate"}
+        works = market_request(buyer_id, "TRAVAUX-1")  # CPV 45214200: a works market
+        works["lots"] = [
+            {**works["lots"][0], "number": 1, "title": "Espaces verts", "sector": "espaces_verts",
+             "clause": by_default},
+            {**works["lots"][0], "number": 2, "title": "Gros œuvre", "sector": "gros_oeuvre",
+             "clause": by_default},
+        ]
+        response = await client.post("/markets", json=works)
+        assert response.status_code == 201, response.text
+        green, masonry = response.json()["lots"]
+        works_rule = "taux travaux : marché de travaux (code CPV 45214200, division 45)"
+        # 1 000 000 € × 60 % × 5 % ÷ 30 €/h: the works rate although green spaces alone would take 10 %
+        assert (green["target_hours"], green["parameters"]["insertion_rate"]) == ("1000.00", "0.05")
+        assert green["parameters"]["insertion_rate_rule"] == works_rule
+        # 1 000 000 € × 50 % × 5 % ÷ 30 €/h
+        assert (masonry["target_hours"], masonry["parameters"]["insertion_rate_rule"]) == ("833.33", works_rule)
+
+        services = await new_market(client, buyer_id, "NETTOYAGE-1", cpv_code="90910000-9", lot={
+            "sector": "nettoyage", "amount_eur": "100000", "clause": by_default})
+        cleaning = services["lots"][0]
+        # 100 000 € × 80 % × 10 % ÷ 20 €/h
+        assert (cleaning["target_hours"], cleaning["parameters"]["insertion_rate"]) == ("400.00", "0.10")
+        assert cleaning["parameters"]["insertion_rate_rule"] == ("taux services : marché hors travaux "
+                                                                 "(code CPV 90910000-9, hors division 45)")
+
+        # the award recomputes with the rate the lot was sized with and still says why
+        awarded = await client.post(f"/lots/{green['id']}/award", json=award_request("1200000"))
+        assert awarded.json()["committed_hours"] == "1200.00"
+        assert awarded.json()["lot"]["parameters"]["insertion_rate_rule"] == works_rule
+        amended = await client.post(f"/lots/{green['id']}/amendments", json={"amount_eur": "600000",
+                                                                             "reason": "Tranche optionnelle"})
+        assert amended.json()["committed_hours"] == "600.00"
+        assert amended.json()["lot"]["parameters"]["insertion_rate_rule"] == works_rule
+
+        # the calculator: with the market's CPV code it answers as the submission does; without it, the sector
+        lot = {"method": "rate", "sector": "espaces_verts", "amount_eur": "1000000"}
+        with_cpv = (await client.post("/clause-estimates", json={**lot, "cpv_code": "45214200"})).json()
+        assert with_cpv["hours"] == green["target_hours"] and "insertion_rate" in with_cpv["defaults_used"]
+        assert with_cpv["parameters"]["insertion_rate_rule"] == works_rule
+        without = (await client.post("/clause-estimates", json=lot)).json()
+        assert without["hours"] == "2000.00"
+        assert without["parameters"]["insertion_rate_rule"] == ("taux services : code CPV inconnu, "
+                                                                "secteur espaces_verts classé services")
 
 
 async def test_facilitators_search_and_page_through_markets(database_url, nats_url):

@@ -109,22 +109,59 @@ async def test_per_amount_clause_grows_with_invoices(database_url, nats_url):
         assert (after["target_hours"], after["invoiced_eur"], after["version"]) == ("150.00", "300000.00", 5)
 
 
+async def test_a_small_per_amount_lot_is_warned_on_its_expected_total(database_url, nats_url):
+    async with running(create_app, database_url=database_url("market_intake"), nats_url=nats_url) as client:
+        buyer_id = await new_buyer(client)
+        clause = {"kind": "execution_condition", "method": "per_amount_invoiced", "eur_per_hour": "2000"}
+        market = await new_market(client, buyer_id, "AC-PETIT", lot={"sector": "espaces_verts", "amount_eur": "200000",
+                                                                    "clause": clause})
+        sized = market["lots"][0]
+        # nothing invoiced yet (0 h owed), but 200 000 € at 1 h per 2 000 € would give 100 h: under 150 h
+        assert sized["target_hours"] == "0.00"
+        assert sized["warnings"] == ["Au rythme d'une heure pour 2000 € facturés, le montant attendu de 200000 € "
+                                     "ne donnerait que 100.00 h, sous le seuil de 150 h : une clause n'est pas "
+                                     "conseillée."]
+        assert (sized["parameters"]["expected_amount_eur"], sized["parameters"]["expected_hours"]) == (
+            "200000", "100.00")
+        # awarded for 400 000 €: 200 h expected, the warning goes; an invoice keeps it away
+        awarded = await client.post(f"/lots/{sized['id']}/award", json=award_request("400000"))
+        assert awarded.status_code == 200, awarded.text
+        assert awarded.json()["lot"]["warnings"] == [] and awarded.json()["lot"]["parameters"]["expected_hours"] == (
+            "200.00")
+        invoiced = await client.post(f"/lots/{sized['id']}/invoices", json={
+            "reference": "F-1", "amount_eur": "20000", "invoiced_on": "2026-03-31"})
+        assert (invoiced.json()["committed_hours"], invoiced.json()["lot"]["warnings"]) == ("10.00", [])
+        # an amendment down to 100 000 €: 50 h expected, the warning is back
+        cut = await client.post(f"/lots/{sized['id']}/amendments", json={"amount_eur": "100000", "reason": "Réduction"})
+        assert cut.json()["committed_hours"] == "10.00"
+        assert "ne donnerait que 50.00 h" in cut.json()["lot"]["warnings"][0]
+
+
 async def test_cleaning_lot_keeps_its_transferred_staff_through_amendments(database_url, nats_url):
     async with running(create_app, database_url=database_url("market_intake"), nats_url=nats_url) as client:
         buyer_id = await new_buyer(client)
         clause = {"kind": "execution_condition", "method": "rate", "transferred_monthly_hours": "500"}
-        market = await new_market(client, buyer_id, "NET-2026", lot={
-            "sector": "nettoyage", "amount_eur": "600000", "start_date": "2026-01-01", "end_date": "2027-12-31",
-            "clause": clause})
+        cleaning = {"sector": "nettoyage", "amount_eur": "600000", "start_date": "2026-01-01",
+                    "end_date": "2027-12-31", "clause": clause}
+        # a cleaning-services market (CPV 90910000-9 « Services de nettoyage »): the services rate, 10 %
+        market = await new_market(client, buyer_id, "NET-2026", cpv_code="90910000-9", lot=cleaning)
         sized = market["lots"][0]
         assert sized["target_hours"] == "1200.00"  # P = 0.5 over 24 months
         assert sized["parameters"]["room_share"] == "0.5000" and "P = 1" in sized["formula"]
+        rule = "taux services : marché hors travaux (code CPV 90910000-9, hors division 45)"
+        assert sized["parameters"]["insertion_rate_rule"] == rule
         lot_id = sized["id"]
         awarded = await client.post(f"/lots/{lot_id}/award", json=award_request("600000"))
         assert awarded.json()["committed_hours"] == "1200.00"
         shorter = await client.post(f"/lots/{lot_id}/amendments",
                                     json={"end_date": "2026-12-31", "reason": "Résiliation anticipée"})
         assert shorter.json()["committed_hours"] == "1800.00"  # same amount over 12 months: P = 0.75
+        assert shorter.json()["lot"]["parameters"]["insertion_rate_rule"] == rule  # still says why 10 %
+
+        # the same lot in a building-works market (CPV 45): the works rate, 5 %: 0.5 × 600 000 ÷ 25 × 5 %
+        works = await new_market(client, buyer_id, "NET-CHANTIER", lot=cleaning)
+        assert works["lots"][0]["target_hours"] == "600.00"
+        assert works["lots"][0]["parameters"]["insertion_rate_rule"].startswith("taux travaux : marché de travaux")
 
 
 async def test_a_draft_announces_nothing_until_submitted(database_url, nats_url):

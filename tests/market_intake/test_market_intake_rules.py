@@ -88,8 +88,87 @@ def test_per_amount_clause_grows_with_invoices():
     seen = []
     for amount in (D("10000"), D("50000"), D("240000")):
         invoiced += amount
-        seen.append(rules.size_per_amount_invoiced(invoiced, D("2000")).hours)
+        seen.append(rules.size_per_amount_invoiced(invoiced, D("2000"), RENNES).hours)
     assert seen == [D("5.00"), D("30.00"), D("150.00")]
+
+
+def test_per_amount_clause_warns_on_the_expected_total_not_on_what_is_invoiced_so_far():
+    # nothing invoiced at submission: 0 h owed, but 1 000 000 € expected at 1 h per 2 000 € gives 500 h: no warning
+    expected = rules.size_per_amount_invoiced(D("0"), D("2000"), RENNES, expected_eur=D("1000000"))
+    assert (expected.hours, expected.warnings) == (D("0.00"), [])
+    assert expected.parameters == {"invoiced_eur": "0", "eur_per_hour": "2000", "expected_amount_eur": "1000000",
+                                   "expected_hours": "500.00"}
+    assert "heures attendues = montant attendu ÷ montant par heure" in expected.formula
+    # 200 000 € expected gives 100 h: under 150 h, a warning (not a block) naming the expected figures
+    small = rules.size_per_amount_invoiced(D("10000"), D("2000"), RENNES, expected_eur=D("200000"))
+    assert small.hours == D("5.00")
+    assert small.warnings == ["Au rythme d'une heure pour 2000 € facturés, le montant attendu de 200000 € ne donnerait "
+                              "que 100.00 h, sous le seuil de 150 h : une clause n'est pas conseillée."]
+    # invoices beyond the expected amount: the invoiced total is what the lot will owe at least
+    beyond = rules.size_per_amount_invoiced(D("320000"), D("2000"), RENNES, expected_eur=D("200000"))
+    assert (beyond.hours, beyond.warnings, beyond.parameters["expected_amount_eur"]) == (D("160.00"), [], "320000")
+    # no expected amount (the calculator without one): nothing to warn on, nothing invented
+    unknown = rules.size_per_amount_invoiced(D("0"), D("2000"), RENNES)
+    assert unknown.warnings == [] and "expected_hours" not in unknown.parameters
+
+
+def test_size_clause_warns_a_small_per_amount_lot_on_its_amount():
+    clause = rules.ClauseInput(method="per_amount_invoiced", amount_eur=D("200000"), eur_per_hour=D("2000"))
+    assert "pas conseillée" in rules.size_clause(clause, RENNES).warnings[0]
+    again = rules.resize("per_amount_invoiced", Sector.ESPACES_VERTS, rules.size_clause(clause, RENNES).parameters,
+                         amount_eur=D("400000"), months=12, invoiced_eur=D("0"))
+    # an amendment to 400 000 € expects 200 h: the warning goes
+    assert rules.size_clause(again, RENNES).warnings == []
+
+
+@pytest.mark.parametrize(("sector", "cpv", "rate", "rule"), [
+    (Sector.ESPACES_VERTS, "45112710-5", D("0.05"), "taux travaux : marché de travaux (code CPV 45112710-5"),
+    (Sector.GROS_OEUVRE, "45214200", D("0.05"), "taux travaux : marché de travaux (code CPV 45214200, division 45)"),
+    (Sector.NETTOYAGE, "90910000-9", D("0.10"), "taux services : marché hors travaux (code CPV 90910000-9"),
+    (Sector.PEINTURE, "50800000", D("0.10"), "taux services : marché hors travaux (code CPV 50800000"),
+    (Sector.NETTOYAGE, "45000000-7", D("0.05"), "taux travaux : marché de travaux"),
+    # no CPV known (the calculator without one): the lot's sector decides
+    (Sector.GROS_OEUVRE, None, D("0.05"), "taux travaux : code CPV inconnu, secteur gros_oeuvre classé travaux"),
+    (Sector.ESPACES_VERTS, None, D("0.10"), "taux services : code CPV inconnu, secteur espaces_verts classé services"),
+])
+def test_the_default_rate_follows_the_market_cpv_then_the_sector(sector, cpv, rate, rule):
+    got_rate, got_rule = RENNES.default_rate(sector, cpv)
+    assert got_rate == rate and got_rule.startswith(rule)
+
+
+def test_a_green_spaces_lot_of_a_works_market_takes_the_works_rate_and_says_why():
+    # 1 000 000 € × 60 % × 5 % ÷ 30 €/h = 1 000 h (the sector alone would have given 10 %: 2 000 h)
+    works = rules.size_by_rate(D("1000000"), Sector.ESPACES_VERTS, RENNES, cpv_code="45112710-5")
+    assert works.hours == D("1000.00") and works.parameters["insertion_rate"] == "0.05"
+    assert works.parameters["insertion_rate_rule"] == ("taux travaux : marché de travaux "
+                                                       "(code CPV 45112710-5, division 45)")
+    assert "insertion_rate" in works.defaults_used
+    # a cleaning lot of a services market: 100 000 € × 80 % × 10 % ÷ 20 €/h
+    services = rules.size_by_rate(D("100000"), Sector.NETTOYAGE, RENNES, cpv_code="90910000-9")
+    assert services.hours == D("400.00") and services.parameters["insertion_rate"] == "0.10"
+    assert services.parameters["insertion_rate_rule"].startswith("taux services : marché hors travaux")
+    # a rate given in the tender is no default: no rule to show
+    given = rules.size_by_rate(D("1000000"), Sector.ESPACES_VERTS, RENNES, insertion_rate=D("0.07"),
+                               cpv_code="45112710-5")
+    assert "insertion_rate_rule" not in given.parameters and "insertion_rate" not in given.defaults_used
+
+
+def test_the_cleaning_formula_takes_its_default_rate_from_the_cpv_too():
+    # P = 0.5 as above; a works market (CPV 45): 0.5 × 600 000 ÷ 25 × 5 % = 600 h
+    works = rules.size_cleaning(D("600000"), 24, D("500"), RENNES, cpv_code="45214200")
+    assert works.hours == D("600.00") and works.parameters["insertion_rate_rule"].startswith("taux travaux")
+    services = rules.size_cleaning(D("600000"), 24, D("500"), RENNES, cpv_code="90910000-9")
+    assert services.hours == D("1200.00") and services.parameters["insertion_rate_rule"].startswith("taux services")
+
+
+def test_a_recomputation_keeps_the_default_rate_and_the_rule_that_chose_it():
+    first = rules.size_clause(rules.ClauseInput(method="rate", sector=Sector.ESPACES_VERTS, amount_eur=D("1000000"),
+                                                cpv_code="45112710-5"), RENNES)
+    clause = rules.resize("rate", Sector.ESPACES_VERTS, first.parameters, amount_eur=D("1200000"), months=12,
+                          invoiced_eur=D("0"), cpv_code="45112710-5")
+    again = rules.size_clause(clause, rules.Territory(insertion_rate_works=D("0.2")))
+    assert again.hours == D("1200.00")  # 1 200 000 × 60 % × 5 % ÷ 30: the rate it was sized with
+    assert again.parameters["insertion_rate_rule"] == first.parameters["insertion_rate_rule"]
 
 
 def test_fixed_hours_are_kept_and_warned_when_small():
@@ -198,7 +277,7 @@ def test_cleaning_hours_are_never_negative(amount, months, transferred, rate):
 
 @given(invoiced=st.decimals(min_value=D("0"), max_value=D("100000000"), places=2), per_hour=costs)
 def test_per_amount_hours_are_never_negative(invoiced, per_hour):
-    assert rules.size_per_amount_invoiced(invoiced, per_hour).hours >= 0
+    assert rules.size_per_amount_invoiced(invoiced, per_hour, RENNES).hours >= 0
 
 
 @given(amount=amounts, factor=st.integers(1, 1000), sector=sectors)

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from services.market_intake.app import Settings
+from services.market_intake.app import Settings, create_app
 from shared.territory import default_communes_csv, load_communes
 from shared.settings import load_settings
 
@@ -51,3 +51,31 @@ def test_an_unreadable_commune_list_is_reported_in_french(tmp_path):
     wrong.write_text("code;nom\n35238;Rennes\n", encoding="utf-8")
     with pytest.raises(RuntimeError, match="insee_code"):
         load_communes(wrong)
+
+
+@pytest.mark.parametrize(("variable", "value", "words"), [
+    ("HOURLY_COST_EUR", "0", "MARKET_INTAKE_HOURLY_COST_EUR (coût horaire chargé par défaut, en €, plus de 0 "
+                             "et au plus 10 000) : doit être supérieur à 0"),
+    ("HOURLY_COST_CLEANING_EUR", "-20", "MARKET_INTAKE_HOURLY_COST_CLEANING_EUR (coût horaire chargé du nettoyage"),
+    ("CLEANING_CONSTANT", "0", "MARKET_INTAKE_CLEANING_CONSTANT (constante C"),
+    ("INSERTION_RATE_WORKS", "0", "MARKET_INTAKE_INSERTION_RATE_WORKS (taux d'insertion des marchés de travaux"),
+    ("INSERTION_RATE_SERVICES", "10", "doit être inférieur ou égal à 1"),
+    ("FALLBACK_LABOUR_SHARE", "1.2", "MARKET_INTAKE_FALLBACK_LABOUR_SHARE (part de main-d'œuvre d'un secteur"),
+    ("MINIMUM_HOURS", "-1", "MARKET_INTAKE_MINIMUM_HOURS (seuil d'heures sous lequel une clause n'est pas "
+                            "conseillée) : doit être supérieur ou égal à 0"),
+    ("LABOUR_SHARES", '{"nettoyage": "0"}', "MARKET_INTAKE_LABOUR_SHARES[nettoyage]"),
+    ("WORKS_SECTORS", '["maçonnerie"]', "MARKET_INTAKE_WORKS_SECTORS[0]"),
+])
+def test_a_setting_out_of_bounds_stops_the_service_at_start_up_in_french(monkeypatch, variable, value, words):
+    monkeypatch.setenv(f"MARKET_INTAKE_{variable}", value)
+    with pytest.raises(RuntimeError, match="réglages de market_intake refusés au démarrage") as refused:
+        create_app()
+    assert words in str(refused.value)
+
+
+def test_an_hourly_cost_of_zero_never_reaches_a_sizing():
+    # before the bounds, 0 €/h started the service and the first default-cost sizing divided by zero (a 500)
+    with pytest.raises(RuntimeError, match="MARKET_INTAKE_HOURLY_COST_EUR .* doit être supérieur à 0"):
+        create_app(hourly_cost_eur="0")
+    with pytest.raises(RuntimeError, match="MARKET_INTAKE_CLEANING_CONSTANT .* doit être supérieur à 0"):
+        create_app(cleaning_constant="0")
