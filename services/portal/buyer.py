@@ -24,6 +24,7 @@ from services.portal.session import BuyerForm, BuyerSession, UserSession
 router = APIRouter(prefix="/acheteur")
 
 LOT_FIELD = re.compile(r"^lots\[(\d+)\]\.(.+)$")
+CPV_SHAPE = re.compile(r"^\d{8}(-\d)?$")  # a CPV code typed in full: the estimate's default rate follows it
 NUMBER_FIELDS = {"amount_eur", "clause.hours", "clause.eur_per_hour"}
 MARKET_FIELDS = ("reference", "title", "procedure", "cpv_code", "commune_insee")
 LOT_FIELDS = ("title", "sector", "amount_eur", "start_date", "end_date", "clause.kind", "clause.method",
@@ -99,6 +100,8 @@ class MarketForm:
             body["amount_eur"] = plain_number(lot["amount_eur"])
         if lot["start_date"] and lot["end_date"]:
             body["start_date"], body["end_date"] = lot["start_date"], lot["end_date"]
+        if CPV_SHAPE.match(self.values.get("cpv_code", "")):  # works (division 45) or services: the default rate
+            body["cpv_code"] = self.values["cpv_code"]
         return body
 
 

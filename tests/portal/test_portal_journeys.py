@@ -46,11 +46,12 @@ def unlabelled_fields(browser: WebDriver) -> list[str]:
         ".filter(e => !e.id || !document.querySelector(`label[for='${e.id}']`)).map(e => e.name);")
 
 
-async def estimated_hours(stack, amount: str, sector: str) -> str:
-    """What market_intake itself answers for this lot, as the page prints it."""
+async def estimated_hours(stack, amount: str, sector: str, cpv_code: str = "45214200") -> str:
+    """What market_intake itself answers for this lot of a market with this CPV code, as the page prints it."""
     async with stack.service("market_intake").client() as client:
         answer = await client.post("/clause-estimates", json={"method": "rate", "sector": sector, "amount_eur": amount,
-                                                               "start_date": "2026-01-05", "end_date": "2027-06-30"})
+                                                               "start_date": "2026-01-05", "end_date": "2027-06-30",
+                                                               "cpv_code": cpv_code})
         assert answer.status_code == 200, answer.text
         return fr_number(answer.json()["hours"])
 
@@ -75,6 +76,19 @@ async def test_buyer_declares_a_market_with_a_live_estimate_and_follows_its_prog
     fill(browser, "lots-0-amount_eur", "2 000 000")  # the estimate follows the typing
     wait_text(browser, f"{await estimated_hours(portal_stack, '2000000', 'gros_oeuvre')} heures d'insertion")
     screenshot(browser, "portail-acheteur-2-estimation")
+    # The market's CPV code gives the default rate (works 5 %, services 10 %): the estimate follows it as well.
+    works = await estimated_hours(portal_stack, "2000000", "espaces_verts")
+    services = await estimated_hours(portal_stack, "2000000", "espaces_verts", "77310000")
+    assert works != services
+    Select(browser.find_element(By.ID, "lots-0-sector")).select_by_value("espaces_verts")
+    wait_text(browser, f"{works} heures d'insertion")
+    assert "marché de travaux" in browser.find_element(By.ID, "regle-taux-0").text
+    fill(browser, "cpv_code", "77310000")  # green-space upkeep: a services market
+    wait_text(browser, f"{services} heures d'insertion")
+    assert "marché hors travaux" in browser.find_element(By.ID, "regle-taux-0").text
+    fill(browser, "cpv_code", "45214200")
+    Select(browser.find_element(By.ID, "lots-0-sector")).select_by_value("gros_oeuvre")
+    wait_text(browser, f"{await estimated_hours(portal_stack, '2000000', 'gros_oeuvre')} heures d'insertion")
 
     browser.find_element(By.ID, "ajouter-lot").click()
     wait_text(browser, "Lot 2")
