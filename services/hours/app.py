@@ -8,10 +8,11 @@ from pathlib import Path
 from fastapi import FastAPI
 from pydantic import Field
 
+from services.hours import service
 from services.hours.api import router
 from services.hours.handlers import HANDLERS, progress_refreshing_lot_handlers
 from services.hours.models import INFRA, metadata
-from shared.service import create_service_app
+from shared.service import Periodic, ServiceContext, create_service_app
 from shared.settings import ServiceSettings, load_settings
 
 SERVICE = "hours"
@@ -33,6 +34,14 @@ class Settings(ServiceSettings):
     import_max_bytes: int = 200_000_000
     import_chunk_rows: int = Field(default=20_000, ge=1)
     import_max_errors_listed: int = Field(default=1000, ge=1)
+    progress_sweep_interval_hours: float = Field(
+        default=24, ge=0, description="recalcul des lots à risque (un mois qui se clôt) toutes les N heures (0 : jamais)")
+
+
+async def sweep_progress(ctx: ServiceContext) -> int:
+    """The daily at-risk sweep, as `service.sweep_progress` runs it."""
+    async with ctx.db.session() as session:
+        return await service.sweep_progress(session, ctx)
 
 
 def create_app(**overrides: object) -> FastAPI:
@@ -47,6 +56,8 @@ def create_app(**overrides: object) -> FastAPI:
         routers=[router],
         handlers=HANDLERS,
         max_body_bytes=settings.import_max_bytes,
+        periodic=[Periodic("lots à risque recalculés", settings.progress_sweep_interval_hours * 3600, sweep_progress)]
+        if settings.progress_sweep_interval_hours > 0 else [],
     )
     ctx = app.state.ctx
     for spec, handler in progress_refreshing_lot_handlers(ctx).items():  # they need the outbox and the policy

@@ -331,7 +331,7 @@ def progress(owed: Decimal, start: dt.date, end: dt.date, monthly_hundredths: di
     one month is closed, and the forecast falls short of the obligation by more than `margin` (a share of it).
     """
     monthly = {m: from_hundredths(h) for m, h in sorted(monthly_hundredths.items())}
-    realised = sum(monthly.values(), Decimal(0))
+    realised = sum(monthly.values(), Decimal("0.00"))  # "0.00" with no hours, as with some
     first, last = month_of(start), month_of(end)
     closed_last = min(previous_month(month_of(today)), last)
     elapsed = months_between(first, closed_last)

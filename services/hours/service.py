@@ -281,6 +281,27 @@ async def _lock_progress_states(session: AsyncSession, lot_ids: list[uuid.UUID])
     return {state.lot_id: state for state in (await session.scalars(query)).all()}
 
 
+async def sweep_progress(session: AsyncSession, ctx: ServiceContext) -> int:
+    """A month closing moves a lot's pace with no hour written (`rules.progress` paces the closed months): a lot
+    where nothing is declared falls behind, and is exactly the one to chase. Each day the service recomputes the
+    at-risk flag of every awarded lot and refreshes those whose flag changed (`lot.progressed`, `lot.at_risk`).
+    Returns how many. Replicas may sweep at once: a flag change is announced once (`refresh_progress` locks it)."""
+    LP = LotProgressState.__table__
+    async with writing(session, ctx):
+        lots = (await session.scalars(select(LotRef).where(LotRef.status == LotStatus.AWARDED))).all()
+        published = dict((await session.execute(select(LP.c.lot_id, LP.c.at_risk))).all())
+        monthly: dict[uuid.UUID, dict[str, int]] = {lot.lot_id: {} for lot in lots}
+        for lot_id, month, hundredths in (await session.execute(select(LM.c.lot_id, LM.c.month, LM.c.hundredths))):
+            if lot_id in monthly:
+                monthly[lot_id][month] = int(hundredths)
+        changed = [lot.lot_id for lot in lots
+                   if _progress(ctx, lot, monthly[lot.lot_id]).at_risk != published.get(lot.lot_id, False)]
+        if changed:
+            await refresh_progress(session, ctx, changed)
+        await session.commit()
+    return len(changed)
+
+
 async def refresh_progress(session: AsyncSession, ctx: ServiceContext, lot_ids: Iterable[uuid.UUID]) -> None:
     """Emit `lot.progressed` for each lot, and `lot.target_reached` / `lot.at_risk` when that flag changed. A few
     statements whatever the number of lots (a batch of entries, an import, an amendment)."""

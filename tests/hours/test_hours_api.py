@@ -11,6 +11,7 @@ from harness import SECRET, published_events, running
 from hours_support import apply, count_rows, placement_ended, placement_started, seed_lot, seed_placements
 from sqlalchemy import select
 
+from services.hours import service
 from services.hours.app import create_app
 from shared.auth import Role, issue_token
 
@@ -337,3 +338,25 @@ async def test_a_subcontracted_amount_converts_at_the_hourly_cost_its_lot_was_si
                                                          "amount_eur": "1200"})
             assert response.status_code == 201, response.text
             assert response.json()["hours"] == hours
+
+
+async def test_the_daily_sweep_puts_a_silent_lot_at_risk_once(database_url, nats_url):
+    """Nothing declared for months: no hour is written, yet the closed months put the lot behind; the daily sweep
+    announces it once (and nothing for a lot whose first month is not over)."""
+    today = dt.date.today()
+    async with running(create_app, database_url=database_url("hours"), nats_url=nats_url,
+                       progress_sweep_interval_hours=0) as client:
+        silent = (await seed_lot(client.ctx, start_date=today - dt.timedelta(days=150),
+                                 end_date=today + dt.timedelta(days=200), owed_hours=Decimal("1000"))).lots[0]
+        fresh = (await seed_lot(client.ctx, start_date=today.replace(day=1), end_date=today + dt.timedelta(days=200),
+                                owed_hours=Decimal("1000"))).lots[0]
+        assert [k for k, _ in await outbox_events(client.ctx) if k == "lot.at_risk"] == []
+        async with client.ctx.db.session() as session:
+            assert await service.sweep_progress(session, client.ctx) == 1
+        async with client.ctx.db.session() as session:
+            assert await service.sweep_progress(session, client.ctx) == 0  # announced once
+        alerts = [d for k, d in await outbox_events(client.ctx) if k == "lot.at_risk"]
+        assert [(d["lot_id"], d["at_risk"], d["realised_hours"]) for d in alerts] == [(str(silent.lot_id), True, "0.00")]
+        progress = (await client.get(f"/lots/{silent.lot_id}/progress")).json()
+        assert progress["at_risk"] is True
+        assert (await client.get(f"/lots/{fresh.lot_id}/progress")).json()["at_risk"] is False
