@@ -53,8 +53,11 @@ def test_the_market_form_becomes_the_services_request():
                                "clause": {"kind": "execution_condition", "method": "rate"}}
     assert body["lots"][1] == {"number": 2, "clause": {"method": "fixed_hours", "hours": "300"}}
     assert form.estimate_request(0) == {"method": "rate", "sector": "gros_oeuvre", "amount_eur": "1250000.50",
-                                        "start_date": "2026-01-05", "end_date": "2027-06-30"}
-    assert form.estimate_request(1) == {"method": "fixed_hours", "hours": "300"}
+                                        "start_date": "2026-01-05", "end_date": "2027-06-30", "cpv_code": "45214200"}
+    assert form.estimate_request(1) == {"method": "fixed_hours", "hours": "300", "cpv_code": "45214200"}
+    typing = MarketForm.parse(FormData([("cpv_code", "4521"), ("lots[0].clause.method", "fixed_hours"),
+                                        ("lots[0].clause.hours", "300")]))
+    assert typing.estimate_request(0) == {"method": "fixed_hours", "hours": "300"}  # a CPV code still being typed
     assert MarketForm.parse(FormData([("lots[0].clause.method", "rate")])).estimate_request(0) is None  # no amount
 
 
