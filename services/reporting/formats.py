@@ -31,6 +31,7 @@ TOTAL_LABELS = {
     "people": "Personnes",
     "new_people": "Nouvelles personnes",
     "companies": "Entreprises",
+    "new_companies": "Nouvelles entreprises",
     "structures": "Structures d'insertion",
     "markets": "Marchés",
     "lots": "Lots",
@@ -39,12 +40,19 @@ HOURS_SECTIONS = {
     "buyer": "Heures par acheteur",
     "market": "Heures par marché",
     "lot": "Heures par lot",
+    "company": "Heures par entreprise",
     "sector": "Heures par secteur",
     "clause_kind": "Heures par type de clause",
     "modality": "Heures par modalité",
     "structure_kind": "Heures par type de structure",
     "month": "Heures par mois",
 }
+OBLIGATION_SECTIONS = {
+    "clause_kind": "Marchés et lots par clause",
+    "sector": "Marchés et lots par secteur",
+    "buyer": "Marchés et lots par acheteur",
+}
+OBLIGATION_HEADERS = ["Marchés", "Lots", "Heures dues", "Heures réalisées à date", "Taux (%)"]
 PEOPLE_SECTIONS = {
     "gender": "Personnes par sexe",
     "age_band": "Personnes par tranche d'âge",
@@ -52,6 +60,7 @@ PEOPLE_SECTIONS = {
     "education_level": "Personnes par niveau de formation",
     "category": "Personnes par public",
     "epci": "Personnes par EPCI",
+    "commune": "Personnes par commune",
     "structure_kind": "Personnes par type de structure",
 }
 
@@ -82,6 +91,10 @@ def sections(report: dict[str, Any]) -> Iterator[tuple[str, list[str], list[list
     yield ("Réserve (lots non attribués)", ["Indicateur", "Valeur"],
            [["Heures dimensionnées sur des lots non attribués", report["pipeline"]["hours"]],
             ["Lots non attribués", report["pipeline"]["lots"]]])
+    for key, title in OBLIGATION_SECTIONS.items():
+        yield (title, ["Clé", "Libellé", *OBLIGATION_HEADERS],
+               [[r["key"], r["label"], r["markets"], r["lots"], r["owed_hours"], r["realised_hours"], r["percent"]]
+                for r in report["obligations_by"][key]])
     for key, title in HOURS_SECTIONS.items():
         yield title, ["Clé", "Libellé", "Heures"], [[r["key"], r["label"], r["hours"]] for r in report["hours_by"][key]]
     for key, title in PEOPLE_SECTIONS.items():
@@ -89,14 +102,22 @@ def sections(report: dict[str, Any]) -> Iterator[tuple[str, list[str], list[list
             continue
         yield title, ["Clé", "Libellé", "Personnes"], [[r["key"], r["label"], r["people"]]
                                                         for r in report["people_by"][key]]
+        if key == "commune":
+            pays = report["pays_de_rennes"]
+            yield ("Personnes du Pays de Rennes", ["Clé", "Libellé", "Personnes"],
+                   [["pays_de_rennes", f"Résidant dans le Pays de Rennes ({pays['epci']} EPCI, {pays['communes']} "
+                                       "communes)", pays["people"]]])
     yield ("Structures par type", ["Clé", "Libellé", "Structures"],
            [[r["key"], r["label"], r["structures"]] for r in report["structures_by_kind"]])
     yield ("Contrats par type", ["Clé", "Libellé", "Contrats"],
            [[r["key"], r["label"], r["people"]] for r in report["contracts_by_type"]])
-    yield ("Sorties en fin de parcours", ["Clé", "Libellé", "Personnes"],
+    yield ("Contrats par durée", ["Clé", "Libellé", "Contrats"],
+           [[r["key"], r["label"], r["people"]] for r in report["contracts_by_duration"]])
+    # exits are counted per placement (a person may end two pathways), follow-ups per placement followed up
+    yield ("Sorties en fin de parcours", ["Clé", "Libellé", "Parcours terminés"],
            [[r["key"], r["label"], r["people"]] for r in report["exits"]["at_end"]]
            + [["dynamic", "Sorties dynamiques", report["exits"]["at_end_dynamic"]]])
-    yield ("Sorties à 6 mois", ["Clé", "Libellé", "Personnes"],
+    yield ("Sorties à 6 mois", ["Clé", "Libellé", "Parcours suivis à 6 mois"],
            [[r["key"], r["label"], r["people"]] for r in report["exits"]["at_6_months"]]
            + [["dynamic", "Sorties dynamiques", report["exits"]["at_6_months_dynamic"]]])
     yield ("Lots à risque", ["Marché", "Lot", "Intitulé", "Fin", "Heures dues", "Heures réalisées", "Prévision",
@@ -125,7 +146,9 @@ def _csv_cell(value: Any) -> str:
 
 
 def to_csv(report: dict[str, Any]) -> bytes:
-    """One table: Section ; Clé ; Libellé ; Valeur (numbers with a decimal comma)."""
+    """One table: Section ; Période ; Clé ; Libellé ; Valeur (numbers with a decimal comma). A section with several
+    figures per row (lots at risk, markets and lots by clause, sector or buyer) has one line per figure, the figure
+    named after the label ("Libellé — Heures dues")."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(["Section", "Période", "Clé", "Libellé", "Valeur"])
@@ -137,7 +160,13 @@ def to_csv(report: dict[str, Any]) -> bytes:
                     writer.writerow([title, header, "", label, _csv_cell(value)])
         elif title == "Lots à risque":
             for row in rows:
-                writer.writerow([title, period, f"{row[0]} lot {row[1]}", row[2], _csv_cell(row[5])])
+                for header, value in zip(headers[3:], row[3:], strict=True):
+                    writer.writerow([title, period, f"{row[0]} lot {row[1]}", f"{row[2]} — {header}",
+                                     _csv_cell(value)])
+        elif headers[:2] == ["Clé", "Libellé"] and len(headers) > 3:
+            for key, label, *values in rows:
+                for header, value in zip(headers[2:], values, strict=True):
+                    writer.writerow([title, period, key, f"{label} — {header}", _csv_cell(value)])
         elif title in ("Réserve (lots non attribués)", "Objectifs territoriaux"):
             for row in rows:
                 writer.writerow([title, period, "", row[0], _csv_cell(row[-1])])

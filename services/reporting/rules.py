@@ -247,11 +247,121 @@ def reveals_hidden_cell(counts: Mapping[str, int], shown: Mapping[str, int | str
     return False
 
 
+def _reader_bounds(counts: Mapping[str, int], shown: Mapping[str, int | str], threshold: int,
+                   keys: Iterable[str]) -> list[tuple[str, int, int]]:
+    """(key, low, high) of each hidden cell among `keys`, as a reader who knows the rule reads its label ('< N': 1 to
+    N−1; 'masqué': N to the smallest non-zero cell still shown among `keys`, hidden smallest first)."""
+    keys = [k for k in keys if k in counts]
+    ceiling = min((counts[k] for k in keys if not is_hidden(shown[k]) and counts[k] > 0),
+                  default=sum(counts[k] for k in keys))
+    return [(k, threshold, max(threshold, ceiling)) if shown[k] == MASKED else (k, 1, threshold - 1)
+            for k in keys if is_hidden(shown[k])]
+
+
+def sum_range(counts: Mapping[str, int], shown: Mapping[str, int | str], threshold: int) -> tuple[int, int]:
+    """What a reader of `shown` alone knows of the sum of the cells: the cells shown plus each hidden cell's range."""
+    exact = sum(v for v in shown.values() if not is_hidden(v))
+    bounds = _reader_bounds(counts, shown, threshold, counts)
+    return exact + sum(lo for _, lo, _ in bounds), exact + sum(hi for *_, hi in bounds)
+
+
+def pinned_cells(counts: Mapping[str, int], shown: Mapping[str, int | str], threshold: int,
+                 total: tuple[int, int]) -> set[str]:
+    """Hidden cells whose value a reader can work out when it knows the cells add up to a value within `total`
+    (low, high): each hidden cell lies between `max(low, total_low − shown − the others' highs)` and
+    `min(high, total_high − shown − the others' lows)`; a range of one value gives it away."""
+    exact = sum(v for v in shown.values() if not is_hidden(v))
+    bounds = _reader_bounds(counts, shown, threshold, counts)
+    lows, highs = sum(lo for _, lo, _ in bounds), sum(hi for *_, hi in bounds)
+    out = set()
+    for key, lo, hi in bounds:
+        least = max(lo, total[0] - exact - (highs - hi))
+        most = min(hi, total[1] - exact - (lows - lo))
+        if least == most and lo < hi:
+            out.add(key)
+    return out
+
+
+def protect_second_partition(counts: Mapping[str, int], other: Mapping[str, int], other_shown: Mapping[str, int | str],
+                             threshold: int) -> dict[str, int | str]:
+    """Funders' view of a breakdown whose total they do not see but which another breakdown they see splits too
+    (contracts started by duration beside contracts by type): each of the two tells a range of the common total, and
+    together they narrow it; while that gives a hidden cell of either breakdown away (`pinned_cells`), the smallest
+    non-zero cell still shown of this one is hidden too ('masqué'); if hiding every cell is not enough, it is one
+    'Détail masqué' row."""
+    shown: dict[str, int | str] = protect_cells(counts, threshold)
+    if MASKED_KEY in other_shown:
+        return shown if not counts else {MASKED_KEY: MASKED}
+
+    def gives_away() -> bool:
+        mine, theirs = sum_range(counts, shown, threshold), sum_range(other, other_shown, threshold)
+        total = (max(mine[0], theirs[0]), min(mine[1], theirs[1]))
+        return bool(pinned_cells(counts, shown, threshold, total) or pinned_cells(other, other_shown, threshold, total))
+
+    while gives_away():
+        still_shown = [(value, key) for key, value in counts.items() if not is_hidden(shown[key]) and value > 0]
+        if not still_shown:
+            return {MASKED_KEY: MASKED}
+        shown[min(still_shown)[1]] = MASKED
+    return shown
+
+
+def protect_nested(counts: Mapping[str, int], parent_of: Mapping[str, str], parent_shown: Mapping[str, int | str],
+                   threshold: int, *, masked_key: Any = None) -> dict[str, int | str]:
+    """Funders' view of a breakdown nested in another one they see (people by commune within their EPCI): each
+    parent cell shown is the total of its children, so its children are protected as a partition of it
+    (`protect_partition`); the children of a hidden parent, or whose partition has to be hidden whole, are one row
+    (key `masked_key(parent)`, default `parent + ":detail"`) showing the parent cell exactly as the parent breakdown
+    shows it: nothing the reader did not already know. A parent breakdown hidden whole hides this one whole too."""
+    if MASKED_KEY in parent_shown:
+        return {MASKED_KEY: MASKED} if counts else {}
+    group_key = masked_key or (lambda parent: f"{parent}:detail")
+    groups: dict[str, dict[str, int]] = {}
+    for key, value in counts.items():
+        groups.setdefault(parent_of[key], {})[key] = value
+    out: dict[str, int | str] = {}
+    for parent, children in groups.items():
+        whole = parent_shown[parent]
+        if len(children) == 1:
+            out[next(iter(children))] = whole
+            continue
+        inner = protect_partition(children, threshold) if not is_hidden(whole) else {MASKED_KEY: MASKED}
+        if MASKED_KEY in inner:
+            out[group_key(parent)] = whole
+        else:
+            out.update(inner)
+    return out
+
+
+def protect_part_of_total(counts: Mapping[str, int], shown: Mapping[str, int | str], keys: Iterable[str],
+                          threshold: int) -> int | str:
+    """Funders' view of the sum of some cells of a partition whose total they see (the people living in the Pays de
+    Rennes: the cells of its 4 EPCI): known, it tells the sum of the other cells too. Shown when it gives nothing
+    away: 0; N or more with the rest 0 or N or more and no hidden cell of either side worked out from its sum
+    (`reveals_hidden_cell`). Under N it reads '< N' only when every other cell is shown (the reader could already
+    subtract it: the label bounds nothing new). Otherwise 'masqué', whatever its size (it may be under N)."""
+    keys = {k for k in keys if k in counts}
+    others = [k for k in counts if k not in keys]
+    value, rest = sum(counts[k] for k in keys), sum(counts[k] for k in others)
+    if value == 0:
+        return 0
+    if MASKED_KEY in shown:
+        return MASKED
+    if value < threshold:
+        return suppress(value, threshold) if not any(is_hidden(shown[k]) for k in others) else MASKED
+    if 0 < rest < threshold or reveals_hidden_cell(counts, shown, threshold, keys) \
+            or reveals_hidden_cell(counts, shown, threshold, others):
+        return MASKED
+    return value
+
+
 # Funders: the people breakdowns that split the people total they see (a person is in one cell; by structure kind
 # almost always, as a person seldom works through two kinds in a period): a hidden cell must not come out of a
 # subtraction. Public categories (a person may meet several criteria), contracts and exits have no total in the
 # report: their small cells are hidden, and the "dynamic" exits sum shown beside them is checked (`protect_subtotal`).
 PEOPLE_PARTITIONS = ("gender", "age_band", "qpv", "education_level", "epci", "structure_kind")
+# Nested in `epci` (protected by `protect_nested`); contracts by duration beside contracts by type
+# (`protect_second_partition`).
 
 
 def protect_breakdown(dimension: str, counts: Mapping[str, int], threshold: int) -> dict[str, int | str]:
@@ -292,6 +402,79 @@ def epci_of(commune_insee: str | None, communes: Mapping[str, Commune]) -> tuple
     return commune.epci_siren, commune.epci_name
 
 
+OUTSIDE = "hors_referentiel"
+
+
+def commune_of(commune_insee: str | None, communes: Mapping[str, Commune]) -> tuple[str, str]:
+    """(key, label) of a person's commune: its INSEE code and name; outside the referential: 'hors_referentiel' (one
+    row, as in the EPCI breakdown: the referential is the territory reported on)."""
+    if commune_insee is None:
+        return UNKNOWN, "Non renseigné"
+    commune = communes.get(commune_insee)
+    if commune is None:
+        return OUTSIDE, "Hors Ille-et-Vilaine / commune inconnue"
+    return commune.insee, f"{commune.name} ({commune.insee})"
+
+
+def pays_de_rennes_epci(communes: Mapping[str, Commune]) -> set[str]:
+    """The EPCI whose communes are in the Pays de Rennes (4 EPCI, 76 communes in the referential): the Pays de
+    Rennes figure is the sum of their cells of the EPCI breakdown. An EPCI only partly in it would make the figure no
+    sum of EPCI cells, so the referential must not have one (checked by `pays_de_rennes_is_whole_epci`)."""
+    return {c.epci_siren for c in communes.values() if c.pays_de_rennes}
+
+
+def pays_de_rennes_is_whole_epci(communes: Mapping[str, Commune]) -> bool:
+    inside = pays_de_rennes_epci(communes)
+    return all(c.pays_de_rennes for c in communes.values() if c.epci_siren in inside)
+
+
+# ---- contracts ----------------------------------------------------------------------------------------------------
+UNDER_6_MONTHS, SIX_MONTHS_OR_MORE, OPEN_ENDED = "under_6_months", "6_months_or_more", "open_ended"
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def duration_band(contract_type: str | None, start: dt.date | None, planned_end: dt.date | None) -> str:
+    """The duration band of a contract started (DOMAIN.md, "Exits": a CDD or temp mission of more than 6 months is a
+    durable job, under 6 months a transition job): a CDI is open-ended; otherwise from its start to its planned end,
+    under 6 calendar months, or 6 months and more; no planned end (or no start) is 'unknown'."""
+    if contract_type == ContractType.CDI.value:
+        return OPEN_ENDED
+    if start is None or planned_end is None:
+        return UNKNOWN
+    return UNDER_6_MONTHS if planned_end < add_months(start, 6) else SIX_MONTHS_OR_MORE
+
+
+# ---- obligations --------------------------------------------------------------------------------------------------
+def obligations_by(lots: Iterable[tuple[str, Any, Decimal, Decimal]], labels: Mapping[str, str] | None = None,
+                   dimension: str = "") -> list[dict[str, Any]]:
+    """Markets and lots with a clause grouped by a key (clause kind, sector, buyer), from (key, market id, owed
+    hours, hours realised to date) of each lot: count of markets and lots, owed and realised hours, % realised.
+    Biggest obligation first, then by key."""
+    groups: dict[str, dict[str, Any]] = {}
+    for key, market_id, owed, realised in lots:
+        k = UNKNOWN if key is None else str(key)
+        g = groups.setdefault(k, {"markets": set(), "lots": 0, "owed": Decimal(0), "realised": Decimal(0)})
+        g["markets"].add(market_id)
+        g["lots"] += 1
+        g["owed"] += Decimal(owed)
+        g["realised"] += Decimal(realised)
+    rows = [{"key": k, "label": (labels or {}).get(k) or label(dimension, k), "markets": len(g["markets"]),
+             "lots": g["lots"], "owed_hours": hours(g["owed"]), "realised_hours": hours(g["realised"]),
+             "percent": percent(g["realised"], g["owed"])}
+            for k, g in groups.items()]
+    return sorted(rows, key=lambda r: (-r["owed_hours"], r["key"]))
+
+
+def first_in(firsts: Iterable[str], period: Period) -> int:
+    """How many first months (e.g. each company's first month with counted hours) fall in the period."""
+    return sum(1 for month in firsts if period.first_month <= month <= period.last_month)
+
+
 # ---- labels (French, what people read) ----------------------------------------------------------------------------
 LABELS: dict[str, dict[str, str]] = {
     "gender": {Gender.F: "Femmes", Gender.M: "Hommes"},
@@ -323,6 +506,9 @@ LABELS: dict[str, dict[str, str]] = {
                "services_personne": "Services à la personne",
                "prestations_intellectuelles": "Prestations intellectuelles", "numerique": "Numérique",
                "autre": "Autre"},
+    "company": {NONE_KIND: "Entreprise non encore connue (lot non reçu ou non attribué)"},
+    "contract_duration": {UNDER_6_MONTHS: "Moins de 6 mois", SIX_MONTHS_OR_MORE: "6 mois et plus",
+                          OPEN_ENDED: "Sans terme (CDI)"},
 }
 DYNAMIC_EXITS = (ExitCategory.DURABLE_JOB.value, ExitCategory.TRANSITION_JOB.value, ExitCategory.POSITIVE_EXIT.value)
 

@@ -8,12 +8,15 @@ a few thousand pre-aggregated rows instead of every entry; Python only rolls up 
 funders' small-cell rule. Definitions:
 - hours: counted hours (latest version of each entry) whose month is in the period;
 - people: distinct pseudonymous ids with counted hours > 0 in the period; new people: those with none before;
-- companies: distinct awarded companies (SIRET) of the lots with hours in the period; structures: distinct
-  insertion structures with hours in the period;
+- companies: distinct awarded companies (SIRET) of the lots with hours in the period; new companies: those whose
+  first month with counted hours (on the scope's lots) falls in the period; hours by company: the hours by lot rolled
+  up by each lot's winning company; structures: distinct insertion structures with hours in the period;
 - owed hours, lots, markets: lots awarded or closed whose dates overlap the period; percent: hours realised on those
-  lots up to the period end ÷ their obligation; pipeline: hours sized on lots not yet awarded;
-- contracts: placements started in the period; exits at end: placements ended in the period; at 6 months:
-  follow-ups dated in the period;
+  lots up to the period end ÷ their obligation; the same by clause kind, sector and buyer (`obligations_by`);
+  pipeline: hours sized on lots not yet awarded;
+- people by commune (nested in the EPCI), by EPCI, and living in the Pays de Rennes (its 4 EPCI);
+- contracts: placements started in the period, by type and by duration band (`rules.duration_band`); exits at end:
+  placements ended in the period (one per placement); at 6 months: follow-ups dated in the period;
 - FTE: hours ÷ the annual FTE hours (1,607 by default), whatever the length of the period (DOMAIN.md): a quarter's
   FTE are a quarter of a year's at the same pace, and the four quarters add up to the year.
 Who reads what (`rules.Audience`): buyers never get the people by public category (eligibility reasons); funders get
@@ -176,6 +179,37 @@ async def _new_people(session: AsyncSession, scope: Scope, period: rules.Period,
     )).scalar_one())
 
 
+@dataclass(frozen=True)
+class Obligations:
+    """The lots awarded or closed of the scope, and the hours realised on each up to each period's end (hundredths,
+    one column per period of `totals_of`)."""
+
+    lots: list[Any]  # lot_id, market_id, buyer_id, sector, clause_kind, owed_hours, start_date, end_date
+    realised: dict[uuid.UUID, tuple[Any, ...]]
+
+    def active(self, period: rules.Period) -> list[Any]:
+        return [r for r in self.lots if r.start_date <= period.end and r.end_date >= period.start]
+
+    def realised_on(self, lot_id: uuid.UUID, i: int) -> Decimal:
+        return hours_of(self.realised[lot_id][i] if lot_id in self.realised else 0)
+
+
+async def obligations_of(session: AsyncSession, scope: Scope, periods: list[rules.Period], src: Sources
+                         ) -> Obligations:
+    lm = src.lots
+    awarded = (await session.execute(
+        select(L.c.lot_id, L.c.market_id, L.c.buyer_id, L.c.sector, L.c.clause_kind, L.c.owed_hours, L.c.start_date,
+               L.c.end_date)
+        .where(L.c.status.in_(ACTIVE), *_lot_scope(scope)))).all()
+    untils = [p.last_month for p in periods]
+    realised = {row[0]: row[1:] for row in (await session.execute(
+        select(lm.c.lot_id, *(func.sum(case((lm.c.month <= u, lm.c.centi), else_=0)) for u in untils))
+        .where(lm.c.month <= max(untils), lm.c.lot_id.in_(select(L.c.lot_id).where(L.c.status.in_(ACTIVE),
+                                                                                    *_lot_scope(scope))))
+        .group_by(lm.c.lot_id))).all()}
+    return Obligations(list(awarded), realised)
+
+
 async def totals(session: AsyncSession, scope: Scope, period: rules.Period, policy: Policy,
                  src: Sources | None = None) -> dict[str, Any]:
     """The headline figures of a period."""
@@ -183,7 +217,7 @@ async def totals(session: AsyncSession, scope: Scope, period: rules.Period, poli
 
 
 async def totals_of(session: AsyncSession, scope: Scope, periods: list[rules.Period], policy: Policy,
-                    src: Sources | None = None) -> list[dict[str, Any]]:
+                    src: Sources | None = None, obligations: Obligations | None = None) -> list[dict[str, Any]]:
     """The headline figures of several periods (a report's period, the previous one, the year to date) read
     together: one scan of the months they span per figure, each row flagged with the periods it falls in, instead
     of one set of queries per period."""
@@ -218,29 +252,19 @@ async def totals_of(session: AsyncSession, scope: Scope, periods: list[rules.Per
     structures = await count_flagged(select(pm.c.structure_id, *flags(pm.c.month))
                                      .where(*reached, pm.c.structure_id != NIL).group_by(pm.c.structure_id).subquery())
     new_people = await _new_people_of(session, scope, periods, src)
-    with_hours = (select(cube.c.lot_id, *flags(cube.c.month)).where(*span(cube), cube.c.centi > 0)
-                  .group_by(cube.c.lot_id).subquery())
-    companies = [int(v) for v in (await session.execute(
-        select(*(func.count(func.distinct(case((with_hours.c[f"in_{i}"] == 1, L.c.company_siret))))
-                 for i in range(len(periods))))
-        .select_from(L.join(with_hours, with_hours.c.lot_id == L.c.lot_id))
-    )).one()]
+    # companies (and new companies): the lots with hours in each period, read once, and each lot's company
+    with_hours = {r[0]: r[1:] for r in (await session.execute(
+        select(cube.c.lot_id, *flags(cube.c.month)).where(*span(cube), cube.c.centi > 0).group_by(cube.c.lot_id)
+    )).all()}
+    companies, new_companies = await _companies_of(session, scope, periods, src, with_hours)
 
     # lots awarded or closed, and the hours realised on each up to each period's end
-    awarded = (await session.execute(
-        select(L.c.lot_id, L.c.market_id, L.c.owed_hours, L.c.start_date, L.c.end_date)
-        .where(L.c.status.in_(ACTIVE), *_lot_scope(scope)))).all()
-    untils = [p.last_month for p in periods]
-    realised = {row[0]: row[1:] for row in (await session.execute(
-        select(lm.c.lot_id, *(func.sum(case((lm.c.month <= u, lm.c.centi), else_=0)) for u in untils))
-        .where(lm.c.month <= max(untils), lm.c.lot_id.in_(select(L.c.lot_id).where(L.c.status.in_(ACTIVE),
-                                                                                    *_lot_scope(scope))))
-        .group_by(lm.c.lot_id))).all()}
+    obligations = obligations or await obligations_of(session, scope, periods, src)
     out = []
     for i, period in enumerate(periods):
-        active = [r for r in awarded if r.start_date <= period.end and r.end_date >= period.start]
+        active = obligations.active(period)
         owed_hours = rules.hours(sum((r.owed_hours for r in active), Decimal(0)) if active else None)
-        realised_on_active = hours_of(sum(int(realised[r.lot_id][i] or 0) for r in active if r.lot_id in realised))
+        realised_on_active = sum((obligations.realised_on(r.lot_id, i) for r in active), Decimal("0.00"))
         out.append({
             "hours": hours_total[i],
             "owed_hours": owed_hours,
@@ -250,11 +274,38 @@ async def totals_of(session: AsyncSession, scope: Scope, periods: list[rules.Per
             "people": people[i],
             "new_people": new_people[i],
             "companies": companies[i],
+            "new_companies": new_companies[i],
             "structures": structures[i],
             "markets": len({r.market_id for r in active}),
             "lots": len(active),
         })
     return out
+
+
+async def _companies_of(session: AsyncSession, scope: Scope, periods: list[rules.Period], src: Sources,
+                        with_hours: dict[Any, tuple[int, ...]]) -> tuple[list[int], list[int]]:
+    """Companies (SIRET of the lots' winners) with hours in each period (`with_hours`: lot → one flag per period),
+    and the new ones: whose first month with counted hours on the scope's lots falls in the period — with hours in
+    it and none on any of their lots before it, one index probe of `lot_months` per lot and period, stopping at the
+    first month with hours. "As of" a date (no cubes), each company's first month is read from the entries."""
+    lm, n = src.lots, len(periods)
+    cube_probe = src.firsts is not None
+    rows = (await session.execute(
+        select(L.c.lot_id, L.c.company_siret,
+               *((exists().where(lm.c.lot_id == L.c.lot_id, lm.c.month < p.first_month, lm.c.centi > 0)
+                  for p in periods) if cube_probe else ()))
+        .where(L.c.company_siret.is_not(None), *_lot_scope(scope)))).all()
+    none = (0,) * n
+    reached = [{r.company_siret for r in rows if with_hours.get(r.lot_id, none)[i]} for i in range(n)]
+    if cube_probe:
+        before = [{r.company_siret for r in rows if r[2 + i]} for i in range(n)]
+        return [len(c) for c in reached], [len(reached[i] - before[i]) for i in range(n)]
+    firsts = [m for (m,) in (await session.execute(
+        select(func.min(lm.c.month)).select_from(lm.join(L, L.c.lot_id == lm.c.lot_id))
+        .where(lm.c.month <= max(p.last_month for p in periods), lm.c.centi > 0,
+               L.c.company_siret.is_not(None), *_lot_scope(scope))
+        .group_by(L.c.company_siret))).all()]
+    return [len(c) for c in reached], [rules.first_in(firsts, p) for p in periods]
 
 
 async def _new_people_of(session: AsyncSession, scope: Scope, periods: list[rules.Period], src: Sources
@@ -298,7 +349,7 @@ async def hours_by(session: AsyncSession, scope: Scope, period: rules.Period, sr
     }
     lot_ids = [uuid.UUID(k) for k in totals_by["lot"]]
     lots = (await session.execute(
-        select(L.c.lot_id, L.c.number, L.c.title, M.c.reference)
+        select(L.c.lot_id, L.c.number, L.c.title, L.c.company_siret, L.c.company_name, M.c.reference)
         .select_from(L.outerjoin(M, M.c.market_id == L.c.market_id)).where(L.c.lot_id.in_(lot_ids))
     )).all() if lot_ids else []
     market_ids = [uuid.UUID(k) for k in totals_by["market"]]
@@ -309,15 +360,27 @@ async def hours_by(session: AsyncSession, scope: Scope, period: rules.Period, sr
     buyers = (await session.execute(
         select(M.c.buyer_id, func.max(M.c.buyer_name)).where(M.c.buyer_id.in_(buyer_ids)).group_by(M.c.buyer_id)
     )).all() if buyer_ids else []
+    # hours by company: the hours by lot rolled up by each lot's winning company (none: lot not received or not
+    # awarded yet); its name is the greatest of the names its lots carry (one SIRET, one row)
+    company_of = {str(r.lot_id): r.company_siret for r in lots}
+    totals_by["company"] = rules.rollup((company_of.get(lot), h) for lot, h in totals_by["lot"].items())
+    company_names: dict[str, str] = {}
+    for r in lots:
+        if r.company_siret and r.company_name:
+            company_names[r.company_siret] = max(company_names.get(r.company_siret, ""), r.company_name)
     labels = {
+        "company": {siret: f"{name} (SIRET {siret})" for siret, name in company_names.items()},
         "buyer": {str(b): name for b, name in buyers},
         "market": {str(m.market_id): f"{m.reference} « {m.title} »" for m in markets},
         "lot": {str(r.lot_id): f"{r.reference or ''} — lot {r.number} « {r.title} »".strip(" —") for r in lots},
     }
     not_received = {"buyer": "Acheteur non encore reçu", "market": "Marché non encore reçu", "lot": "Lot non encore reçu"}
     for dim, names in labels.items():  # hours may arrive before their market: never show its bare UUID
-        for key in totals_by[dim]:
+        for key in totals_by[dim] if dim in not_received else ():
             names.setdefault(key, not_received[dim])
+    for siret in totals_by["company"]:
+        if siret != rules.NONE_KIND:
+            labels["company"].setdefault(siret, f"SIRET {siret}")
     return {
         dim: rules.rows_of(dim, values, "hours", labels.get(dim), order="key" if dim == "month" else "value")
         for dim, values in totals_by.items()
@@ -346,9 +409,12 @@ async def people_by(session: AsyncSession, scope: Scope, period: rules.Period, p
         select(per_kind.c.structure_kind, func.count()).group_by(per_kind.c.structure_kind)
     )).all()
     epci: dict[str, int] = {}
+    by_commune: dict[str, int] = {}
     for *_, commune, n in profiles:
-        key, _label = rules.epci_of(commune, policy.communes)
+        key = rules.epci_of(commune, policy.communes)[0]
         epci[key] = epci.get(key, 0) + int(n)
+        key = rules.commune_of(commune, policy.communes)[0]
+        by_commune[key] = by_commune.get(key, 0) + int(n)
     out = {
         "gender": rules.count_by((r[0], r[5]) for r in profiles),
         "age_band": rules.count_by((rules.age_band(r[1], period.end), r[5]) for r in profiles),
@@ -356,6 +422,7 @@ async def people_by(session: AsyncSession, scope: Scope, period: rules.Period, p
         "education_level": rules.count_by((r[3], r[5]) for r in profiles),
         "category": rules.count_by((r[0], r[1]) for r in categories) if categories is not None else None,
         "epci": epci,
+        "commune": by_commune,
         "structure_kind": {(k or rules.NONE_KIND): int(n) for k, n in kinds},
     }
     return {dim: counts for dim, counts in out.items() if counts is not None}
@@ -373,10 +440,10 @@ def _known_by(column: Any, scope: Scope) -> list[ColumnElement[bool]]:
 
 async def contracts_and_exits(session: AsyncSession, scope: Scope, period: rules.Period) -> dict[str, dict[str, int]]:
     contracts = (await session.execute(
-        select(PL.c.contract_type, func.count())
+        select(PL.c.contract_type, PL.c.start_date, PL.c.planned_end_date, func.count())
         .where(PL.c.start_date.between(period.start, period.end), *_placements_scope(scope),
                *_known_by(PL.c.start_date, scope))
-        .group_by(PL.c.contract_type)
+        .group_by(PL.c.contract_type, PL.c.start_date, PL.c.planned_end_date)
     )).all()
     at_end = (await session.execute(
         select(PL.c.exit_category, func.count())
@@ -394,7 +461,8 @@ async def contracts_and_exits(session: AsyncSession, scope: Scope, period: rules
         .group_by(FU.c.situation)
     )).all()
     return {
-        "contracts_by_type": rules.count_by(contracts),
+        "contracts_by_type": rules.count_by((r[0], r[3]) for r in contracts),
+        "contracts_by_duration": rules.count_by((rules.duration_band(*r[:3]), r[3]) for r in contracts),
         "at_end": rules.count_by(at_end),
         "at_6_months": rules.count_by(at_6_months),
     }
@@ -447,16 +515,60 @@ def _people_rows(dimension: str, counts: dict[str, int], protect: bool, threshol
     return rules.rows_of(dimension, shown, "people", labels)
 
 
+async def obligations_by(session: AsyncSession, period: rules.Period, obligations: Obligations
+                         ) -> dict[str, list[dict[str, Any]]]:
+    """The markets and lots the report counts as active in the period (awarded or closed, dates overlapping it), by
+    clause kind, sector and buyer: markets, lots, owed hours, hours realised on them up to the period end, %."""
+    active = obligations.active(period)
+    buyer_ids = sorted({r.buyer_id for r in active})
+    names = dict((await session.execute(
+        select(M.c.buyer_id, func.max(M.c.buyer_name)).where(M.c.buyer_id.in_(buyer_ids)).group_by(M.c.buyer_id)
+    )).all()) if buyer_ids else {}
+    buyer_labels = {str(b): names.get(b) or "Acheteur non encore reçu" for b in buyer_ids}
+    return {
+        dim: rules.obligations_by(((str(getattr(r, column)), r.market_id, r.owed_hours,
+                                    obligations.realised_on(r.lot_id, 0)) for r in active),
+                                  buyer_labels if dim == "buyer" else None, dim)
+        for dim, column in (("clause_kind", "clause_kind"), ("sector", "sector"), ("buyer", "buyer_id"))
+    }
+
+
+def _people_rows(dimension: str, counts: dict[str, int], protect: bool, threshold: int,
+                 labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    shown: dict[str, Any] = rules.protect_breakdown(dimension, counts, threshold) if protect else counts
+    return rules.rows_of(dimension, shown, "people", labels)
+
+
+def territory_labels(policy: Policy) -> dict[str, dict[str, str]]:
+    """French labels of the EPCI and commune keys (`rules.epci_of`, `rules.commune_of`), outside the referential
+    included."""
+    epci = {c.epci_siren: c.epci_name for c in policy.communes.values()}
+    commune = {c.insee: rules.commune_of(c.insee, policy.communes)[1] for c in policy.communes.values()}
+    outside = rules.epci_of("00000", {})
+    epci[outside[0]] = outside[1]
+    commune[rules.OUTSIDE] = rules.commune_of("00000", {})[1]
+    return {"epci": epci, "commune": commune}
+
+
+def epci_of_commune_key(key: str, policy: Policy) -> str:
+    """The EPCI key of a commune key of the report (unknown and outside the referential stay as they are)."""
+    commune = policy.communes.get(key)
+    return commune.epci_siren if commune is not None else key
+
+
 async def build_report(session: AsyncSession, period: rules.Period, scope: Scope, policy: Policy,
                        *, audience: rules.Audience) -> dict[str, Any]:
     """The whole report of a period, for a scope, as `audience` may read it: funders get the small-cell rule
-    (`rules.protect_partition`, `rules.protect_cells`), buyers no eligibility reasons (`people_by.category`)."""
+    (`rules.protect_partition`, `rules.protect_cells`, `rules.protect_nested`, `rules.protect_part_of_total`,
+    `rules.protect_second_partition`), buyers no eligibility reasons (`people_by.category`)."""
     threshold = policy.small_cell_threshold
     protect_people = audience.aggregates_only
     src = Sources.of(scope)
     previous = rules.previous_period(period)
     ytd = rules.year_to_date(period)
-    head, previous_totals, ytd_totals = await totals_of(session, scope, [period, previous, ytd], policy, src)
+    periods = [period, previous, ytd]
+    obligations = await obligations_of(session, scope, periods, src)
+    head, previous_totals, ytd_totals = await totals_of(session, scope, periods, policy, src, obligations)
     people = await people_by(session, scope, period, policy, src, eligibility=audience.sees_eligibility_reasons)
     ce = await contracts_and_exits(session, scope, period)
 
@@ -466,10 +578,29 @@ async def build_report(session: AsyncSession, period: rules.Period, scope: Scope
                  "new_people": rules.suppress(t["new_people"], threshold)}
         return t
 
-    epci_labels = {c.epci_siren: c.epci_name for c in policy.communes.values()}
+    labels = territory_labels(policy)
     people_rows = {
-        dim: _people_rows(dim, counts, protect_people, threshold, epci_labels if dim == "epci" else None)
-        for dim, counts in people.items()
+        dim: _people_rows(dim, counts, protect_people, threshold, labels.get(dim))
+        for dim, counts in people.items() if dim != "commune"
+    }
+    epci_shown = rules.protect_breakdown("epci", people["epci"], threshold) if protect_people else people["epci"]
+    # people by commune: nested in the EPCI breakdown, so protected within each EPCI cell the funder sees
+    commune_shown = rules.protect_nested(
+        people["commune"], {k: epci_of_commune_key(k, policy) for k in people["commune"]}, epci_shown, threshold,
+    ) if protect_people else people["commune"]
+    commune_labels = {**labels["commune"], **{
+        f"{epci}:detail": f"Communes de {labels['epci'].get(epci) or rules.label('epci', epci)} (détail masqué)"
+        for epci in people["epci"]}}
+    people_rows = {**{k: v for k, v in people_rows.items() if k != "structure_kind"},
+                   "commune": rules.rows_of("commune", commune_shown, "people", commune_labels),
+                   "structure_kind": people_rows["structure_kind"]}
+    pays_epci = rules.pays_de_rennes_epci(policy.communes)
+    pays_people = sum(n for k, n in people["epci"].items() if k in pays_epci)
+    pays_de_rennes = {
+        "people": rules.protect_part_of_total(people["epci"], epci_shown, pays_epci, threshold)
+        if protect_people else pays_people,
+        "epci": len(pays_epci),
+        "communes": sum(1 for c in policy.communes.values() if c.pays_de_rennes),
     }
     exits: dict[str, Any] = {
         moment: _people_rows("exit", ce[moment], protect_people, threshold) for moment in ("at_end", "at_6_months")
@@ -480,17 +611,26 @@ async def build_report(session: AsyncSession, period: rules.Period, scope: Scope
         exits[f"{moment}_dynamic"] = rules.protect_subtotal(
             ce[moment], rules.protect_breakdown("exit", ce[moment], threshold), rules.DYNAMIC_EXITS, threshold,
         ) if protect_people else dynamic
+    by_type = ce["contracts_by_type"]
+    # the same contracts by duration: with the types beside it, the two must not narrow their common total enough
+    # to give a hidden cell of either away
+    by_duration: dict[str, Any] = rules.protect_second_partition(
+        ce["contracts_by_duration"], by_type, rules.protect_breakdown("contract_type", by_type, threshold), threshold,
+    ) if protect_people else ce["contracts_by_duration"]
     return {
         "period": period.as_dict(),
         "buyer_id": str(scope.buyer_id) if scope.buyer_id else None,
         "buyer_name": await buyer_name(session, scope.buyer_id) if scope.buyer_id else None,
         "as_of": scope.as_of.isoformat() if scope.as_of else None,
         "totals": protect_totals(head),
+        "obligations_by": await obligations_by(session, period, obligations),
         "hours_by": await hours_by(session, scope, period, src),
         "people_by": people_rows,
+        "pays_de_rennes": pays_de_rennes,
         "structures_by_kind": rules.rows_of("structure_kind", await structures_by_kind(session, scope, period, src),
                                             "structures"),
-        "contracts_by_type": _people_rows("contract_type", ce["contracts_by_type"], protect_people, threshold),
+        "contracts_by_type": _people_rows("contract_type", by_type, protect_people, threshold),
+        "contracts_by_duration": rules.rows_of("contract_duration", by_duration, "people"),
         "exits": exits,
         "lots_at_risk": await lots_at_risk(session, scope, period),
         "pipeline": await pipeline(session, scope),

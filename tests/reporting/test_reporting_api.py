@@ -244,6 +244,22 @@ async def test_a_funder_cannot_work_out_a_hidden_cell_from_the_totals(database_u
     assert cells(funder["exits"]["at_end"]) == {"durable_job": 6, "transition_job": "< 5"}
     assert full["exits"]["at_end_dynamic"] == 7 and funder["exits"]["at_end_dynamic"] == MASKED
     assert [t["actual"] for t in funder["targets"]] == [None, None]
+    # the figures added after the 2026-12 audit: 9 × 120 h on one lot of Bâtiments de Bretagne, 2,000 h owed
+    assert cells(funder["people_by"]["commune"]) == {"35238": 9}
+    assert funder["pays_de_rennes"] == {"people": 9, "epci": 4, "communes": 76}
+    assert cells(full["contracts_by_duration"]) == {"open_ended": 8, "unknown": 1}  # the CDD has no planned end
+    assert cells(funder["contracts_by_duration"]) == {"open_ended": 8, "unknown": "< 5"}
+    for report in (full, funder):  # hours and companies are not people: shown as they are
+        assert [(r["key"], r["label"], r["hours"]) for r in report["hours_by"]["company"]] == [
+            ("35600000000048", "Bâtiments de Bretagne (SIRET 35600000000048)", 1080.0)]
+        assert (report["totals"]["companies"], report["totals"]["new_companies"]) == (1, 1)
+        assert report["previous_period"]["totals"]["new_companies"] == 0
+        for dimension, key, label in (("clause_kind", "execution_condition", "Condition d'exécution (L2112-2)"),
+                                      ("sector", "gros_oeuvre", "Gros œuvre")):
+            assert report["obligations_by"][dimension] == [
+                {"key": key, "label": label, "markets": 1, "lots": 1, "owed_hours": 2000.0,
+                 "realised_hours": 1080.0, "percent": 54.0}]
+        assert [(r["label"], r["percent"]) for r in report["obligations_by"]["buyer"]] == [("Rennes Métropole", 54.0)]
     assert_nothing_given_away(full, funder)
 
 
@@ -358,3 +374,53 @@ def formats_fmt(value: float) -> str:
     from services.reporting.formats import fmt
 
     return fmt(value).replace("\u202f", " ")
+
+
+async def test_every_download_has_the_figures_added_after_the_audit(client):
+    """Hours by company, markets and lots by clause kind, sector and buyer, people by commune and in the Pays de
+    Rennes, contracts by duration; exits headed by what they count; the CSV's lots at risk with every figure."""
+    from pypdf import PdfReader
+
+    params = {"year": YEAR}
+    report = (await client.get("/reports/annual", params=params)).json()
+    assert report["lots_at_risk"]
+    text = (await client.get("/reports/annual", params={**params, "format": "csv"})).content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    for lot in report["lots_at_risk"]:
+        key = f"{lot['market_reference']} lot {lot['number']}"
+        got = {r[3].rsplit(" — ", 1)[1]: r[4] for r in rows if r[0] == "Lots à risque" and r[2] == key}
+        assert got.pop("Fin") == lot["end_date"]
+        assert {k: Decimal(v.replace(",", ".")) for k, v in got.items()} == {
+            "Heures dues": Decimal(str(lot["owed_hours"])), "Heures réalisées": Decimal(str(lot["realised_hours"])),
+            "Prévision": Decimal(str(lot["forecast_hours"])), "Taux (%)": Decimal(str(lot["percent"]))}
+    companies = {r[2]: Decimal(r[4].replace(",", ".")) for r in rows if r[0] == "Heures par entreprise"}
+    assert companies == {r["key"]: Decimal(str(r["hours"])) for r in report["hours_by"]["company"]}
+    by_sector = {(r[2], r[3].rsplit(" — ", 1)[1]): r[4] for r in rows if r[0] == "Marchés et lots par secteur"}
+    for r in report["obligations_by"]["sector"]:
+        assert by_sector[(r["key"], "Lots")] == str(r["lots"])
+        assert Decimal(by_sector[(r["key"], "Heures dues")].replace(",", ".")) == Decimal(str(r["owed_hours"]))
+    assert next(r[4] for r in rows if r[0] == "Synthèse" and r[1] == "Année 2026"
+                and r[3] == "Nouvelles entreprises") == str(report["totals"]["new_companies"])
+    assert {r[2]: int(r[4]) for r in rows if r[0] == "Personnes par commune"} == {
+        r["key"]: r["people"] for r in report["people_by"]["commune"]}
+    assert [int(r[4]) for r in rows if r[0] == "Personnes du Pays de Rennes"] == [report["pays_de_rennes"]["people"]]
+    assert {r[2]: int(r[4]) for r in rows if r[0] == "Contrats par durée"} == {
+        r["key"]: r["people"] for r in report["contracts_by_duration"]}
+
+    book = load_workbook(io.BytesIO((await client.get("/reports/annual",
+                                                      params={**params, "format": "xlsx"})).content))
+    for sheet in ("Heures par entreprise", "Marchés et lots par clause", "Marchés et lots par secteur",
+                  "Marchés et lots par acheteur", "Personnes par commune", "Personnes du Pays de Rennes",
+                  "Contrats par durée"):
+        assert sheet in book.sheetnames, sheet
+    assert [c.value for c in book["Marchés et lots par acheteur"][1]] == [
+        "Clé", "Libellé", "Marchés", "Lots", "Heures dues", "Heures réalisées à date", "Taux (%)"]
+    assert [c.value for c in book["Sorties en fin de parcours"][1]] == ["Clé", "Libellé", "Parcours terminés"]
+    assert [c.value for c in book["Sorties à 6 mois"][1]] == ["Clé", "Libellé", "Parcours suivis à 6 mois"]
+    page = (await client.get("/reports/annual", params={**params, "format": "html"})).text.replace("&#39;", "'")
+    pdf = (await client.get("/reports/annual", params={**params, "format": "pdf"})).content
+    pdf_text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages).replace("\n", "")
+    for heading in ("Heures par entreprise", "Marchés et lots par clause", "Personnes par commune",
+                    "Personnes du Pays de Rennes", "Contrats par durée"):
+        assert f"<h2>{heading}</h2>" in page and heading in pdf_text, heading
+    assert ">Parcours terminés</th>" in page and "Parcours terminés" in pdf_text

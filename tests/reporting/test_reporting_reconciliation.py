@@ -3,12 +3,13 @@ equals the sum computed independently from the accepted entries (SQLite and Post
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from harness import declare_streams, eventually, running, wait_ready
 from reporting_support import consumers_drained, publish_all
-from reporting_world import World, epci_of_commune, generate
+from reporting_world import COMMUNES_CSV, World, epci_of_commune, generate
 from sqlalchemy import func, select
 
 from services.reporting.app import create_app
@@ -36,6 +37,38 @@ def check_period(report: dict, w: World, first: str, last: str, start: dt.date, 
     assert Decimal(str(t["owed_hours"])) == sum((lot.owed_hours for lot in active), Decimal("0"))
     assert t["lots"] == len(active)
     assert t["markets"] == len({lot.market_id for lot in active})
+    # new companies: first month with counted hours (> 0) of each company, over the whole history
+    firsts: dict[str, str] = {}
+    for e in w.entries.values():
+        if e.hours > 0:
+            siret = w.lots[e.lot_id].company_siret
+            firsts[siret] = min(firsts.get(siret, "9999-99"), e.month)
+    assert t["new_companies"] == sum(1 for m in firsts.values() if first <= m <= last)
+    check_obligations(report, w, active, last)
+
+
+def share(part: Decimal, whole: Decimal) -> float | None:
+    return None if whole <= 0 else float((100 * part / whole).quantize(Decimal("0.1"), ROUND_HALF_UP))
+
+
+def check_obligations(report: dict, w: World, active: list, last: str) -> None:
+    """Markets and lots active in the period by clause kind, sector and buyer: counts, owed, realised to date, %."""
+    realised = {lot.lot_id: sum((e.hours for e in w.entries.values() if e.lot_id == lot.lot_id and e.month <= last),
+                                Decimal(0)) for lot in active}
+    for dimension, key_of in (("clause_kind", lambda lot: lot.clause_kind.value),
+                              ("sector", lambda lot: lot.sector.value), ("buyer", lambda lot: str(lot.buyer_id))):
+        expected: dict[str, tuple] = {}
+        for key in {key_of(lot) for lot in active}:
+            lots = [lot for lot in active if key_of(lot) == key]
+            owed = sum((lot.owed_hours for lot in lots), Decimal(0))
+            done = sum((realised[lot.lot_id] for lot in lots), Decimal(0))
+            expected[key] = (len({lot.market_id for lot in lots}), len(lots), float(owed), float(done),
+                             share(done, owed))
+        got = {r["key"]: (r["markets"], r["lots"], r["owed_hours"], r["realised_hours"], r["percent"])
+               for r in report["obligations_by"][dimension]}
+        assert got == expected, dimension
+    buyers = {str(m.buyer_id): m.buyer_name for m in w.markets.values()}
+    assert all(r["label"] == buyers[r["key"]] for r in report["obligations_by"]["buyer"])
 
 
 async def test_a_generated_year_reconciles_with_the_accepted_entries(database_url, nats_url):
@@ -90,6 +123,33 @@ async def test_a_generated_year_reconciles_with_the_accepted_entries(database_ur
         assert rows(annual["people_by"]["epci"], "people")["243500139"] == rennes
         assert rows(annual["people_by"]["epci"], "people").get("hors_referentiel", 0) == sum(
             1 for b in reached if w.people[b].commune_insee not in epci)
+        labels = {r["key"]: r["label"] for r in annual["people_by"]["epci"]}
+        assert labels["hors_referentiel"] == "Hors Ille-et-Vilaine / commune inconnue"  # not its raw key
+        assert labels["243500139"] == "Rennes Métropole"
+        # people by commune (outside the referential: one row), and living in the Pays de Rennes
+        with COMMUNES_CSV.open(encoding="utf-8") as f:
+            referential = list(csv.DictReader(f))
+        names = {r["insee_code"]: r["name"] for r in referential}
+        by_commune: dict[str, int] = {}
+        for b in reached:
+            insee = w.people[b].commune_insee
+            key = insee if insee in names else "hors_referentiel"
+            by_commune[key] = by_commune.get(key, 0) + 1
+        assert {r["key"]: r["people"] for r in annual["people_by"]["commune"]} == by_commune
+        assert next(r["label"] for r in annual["people_by"]["commune"] if r["key"] == "35238") == "Rennes (35238)"
+        pays = {r["insee_code"] for r in referential if r["pays_de_rennes"] == "1"}
+        assert len(pays) == 76
+        assert annual["pays_de_rennes"] == {
+            "people": sum(1 for b in reached if w.people[b].commune_insee in pays), "epci": 4, "communes": 76}
+        # hours by company: each entry's hours go to its lot's winning company
+        companies: dict[str, Decimal] = {}
+        for e in w.counted(first, last):
+            siret = w.lots[e.lot_id].company_siret
+            companies[siret] = companies.get(siret, Decimal(0)) + e.hours
+        assert rows(annual["hours_by"]["company"]) == money(companies)
+        assert {r["key"]: r["label"] for r in annual["hours_by"]["company"]} == {
+            w.lots[lot].company_siret: f"{w.lots[lot].company_name} (SIRET {w.lots[lot].company_siret})"
+            for lot in {e.lot_id for e in w.counted(first, last)}}
         qpv = sum(1 for b in reached if w.people[b].qpv)
         assert rows(annual["people_by"]["qpv"], "people").get("true", 0) == qpv
         rsa = sum(1 for b in reached if "RSA" in w.categories[b])
@@ -99,6 +159,16 @@ async def test_a_generated_year_reconciles_with_the_accepted_entries(database_ur
         for p in w.placements.values():
             contracts[p.contract_type.value] = contracts.get(p.contract_type.value, 0) + 1
         assert rows(annual["contracts_by_type"], "people") == contracts
+        durations: dict[str, int] = {}
+        for p in w.placements.values():
+            if p.contract_type.value == "CDI":
+                band = "open_ended"
+            else:  # whole calendar months from the start to the planned end (the world's days are 1 to 28)
+                months = (p.end_date.year - p.start_date.year) * 12 + p.end_date.month - p.start_date.month \
+                    - (1 if p.end_date.day < p.start_date.day else 0)
+                band = "6_months_or_more" if months >= 6 else "under_6_months"
+            durations[band] = durations.get(band, 0) + 1
+        assert rows(annual["contracts_by_duration"], "people") == durations
         exits: dict[str, int] = {}
         for e in w.ended.values():
             exits[e.exit_category.value] = exits.get(e.exit_category.value, 0) + 1

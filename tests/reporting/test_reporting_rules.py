@@ -247,3 +247,132 @@ def test_every_clause_kind_has_a_french_label():
     for kind in ClauseKind:
         assert rules.label("clause_kind", kind.value) != kind.value, kind
     assert rules.label("clause_kind", "execution_condition") == "Condition d'exécution (L2112-2)"
+
+
+# ---- figures added after the 2026-12 audit (DOMAIN.md, "What reports contain") --------------------------------------
+@pytest.mark.parametrize(("contract", "start", "end", "band"), [
+    ("CDI", dt.date(2026, 5, 4), None, "open_ended"),
+    ("CDI", dt.date(2026, 5, 4), dt.date(2026, 6, 30), "open_ended"),  # a CDI has no term, whatever the clause's end
+    ("CDD", dt.date(2026, 5, 4), dt.date(2026, 11, 3), "under_6_months"),
+    ("CDD", dt.date(2026, 5, 4), dt.date(2026, 11, 4), "6_months_or_more"),
+    ("INTERIM", dt.date(2026, 8, 31), dt.date(2027, 2, 27), "under_6_months"),
+    ("INTERIM", dt.date(2026, 8, 31), dt.date(2027, 2, 28), "6_months_or_more"),  # 6 months after Aug 31: Feb 28
+    ("CDDI", dt.date(2026, 1, 15), dt.date(2027, 1, 14), "6_months_or_more"),
+    ("CDDI", dt.date(2026, 1, 15), None, "unknown"),
+    ("CDD", None, dt.date(2026, 6, 1), "unknown"),
+])
+def test_the_duration_band_of_a_contract_follows_the_6_months_of_the_exit_categories(contract, start, end, band):
+    assert rules.duration_band(contract, start, end) == band
+    assert rules.label("contract_duration", band) in ("Sans terme (CDI)", "Moins de 6 mois", "6 mois et plus",
+                                                      "Non renseigné")
+
+
+def test_markets_and_lots_by_key_add_up_owed_and_realised_hours():
+    rows = rules.obligations_by([
+        ("gros_oeuvre", "m1", Decimal("1000"), Decimal("250.5")),
+        ("gros_oeuvre", "m1", Decimal("500"), Decimal("0")),
+        ("gros_oeuvre", "m2", Decimal("300"), Decimal("300")),
+        ("nettoyage", "m3", Decimal("2000"), Decimal("100")),
+        ("peinture", "m4", Decimal("0"), Decimal("12")),
+    ], dimension="sector")
+    assert rows == [
+        {"key": "nettoyage", "label": "Nettoyage", "markets": 1, "lots": 1, "owed_hours": Decimal("2000.00"),
+         "realised_hours": Decimal("100.00"), "percent": Decimal("5.0")},
+        {"key": "gros_oeuvre", "label": "Gros œuvre", "markets": 2, "lots": 3, "owed_hours": Decimal("1800.00"),
+         "realised_hours": Decimal("550.50"), "percent": Decimal("30.6")},  # 550.5 / 1800 = 30.58 %
+        {"key": "peinture", "label": "Peinture", "markets": 1, "lots": 1, "owed_hours": Decimal("0.00"),
+         "realised_hours": Decimal("12.00"), "percent": None},
+    ]
+    named = rules.obligations_by([("b1", "m1", Decimal(1), Decimal(1))], {"b1": "Rennes Métropole"}, "buyer")
+    assert named[0]["label"] == "Rennes Métropole"
+
+
+def test_first_months_in_a_period():
+    firsts = ["2025-12", "2026-04", "2026-06", "2026-07"]
+    assert rules.first_in(firsts, rules.quarter_period(2026, 2)) == 2
+    assert rules.first_in(firsts, rules.year_period(2026)) == 3
+    assert rules.first_in([], rules.year_period(2026)) == 0
+
+
+def test_commune_and_epci_labels_outside_the_referential_are_french():
+    communes = read_communes(
+        "insee_code,name,postal_codes,population,epci_siren,epci_name,pays_de_rennes\n"
+        "35238,Rennes,35000,220000,243500139,Rennes Métropole,1\n"
+        "35288,Saint-Malo,35400,47000,200039022,Saint-Malo Agglomération,0\n"
+    )
+    assert rules.commune_of("35238", communes) == ("35238", "Rennes (35238)")
+    assert rules.commune_of("29019", communes) == ("hors_referentiel", "Hors Ille-et-Vilaine / commune inconnue")
+    assert rules.epci_of("29019", communes) == ("hors_referentiel", "Hors Ille-et-Vilaine / commune inconnue")
+    assert rules.commune_of(None, communes) == ("unknown", "Non renseigné")
+    assert rules.pays_de_rennes_epci(communes) == {"243500139"}
+
+
+def test_the_pays_de_rennes_of_the_referential_is_4_whole_epci_and_76_communes():
+    from shared.territory import default_communes_csv, load_communes
+
+    communes = load_communes(default_communes_csv())
+    assert rules.pays_de_rennes_epci(communes) == {"243500139", "243500667", "243500774", "243500659"}
+    assert sum(1 for c in communes.values() if c.pays_de_rennes) == 76
+    assert rules.pays_de_rennes_is_whole_epci(communes)
+
+
+def test_communes_are_protected_within_the_epci_cell_the_funder_sees():
+    epci = {"A": 12, "B": 3, "C": 20, "D": 6, "E": 6}
+    epci_shown = rules.protect_partition(epci, 5)
+    assert epci_shown == {"A": 12, "B": "< 5", "C": 20, "D": MASKED, "E": 6}
+    communes = {"a1": 10, "a2": 2, "b1": 1, "b2": 2, "c1": 8, "c2": 7, "c3": 5, "d1": 6, "e1": 5, "e2": 1}
+    parent = {k: k[0].upper() for k in communes}
+    shown = rules.protect_nested(communes, parent, epci_shown, 5)
+    assert shown == {
+        "a1": MASKED, "a2": "< 5",  # 10 beside "< 5" and A = 12 would give a2 away
+        "B:detail": "< 5",  # a hidden EPCI says nothing of its communes: one row, its cell as the EPCI breakdown shows
+        "c1": 8, "c2": 7, "c3": 5,
+        "d1": MASKED,  # the only commune of D: D's cell as the EPCI breakdown shows it
+        "E:detail": 6,  # 5 + 1 in E = 6 gives a cell away even with both hidden: one row, E's own figure
+    }
+    for group in ("a", "c"):
+        cells = {k: v for k, v in shown.items() if k.startswith(group)}
+        assert given_away(cells, 5, epci[group.upper()]) == set()
+    partly = rules.protect_nested({"c1": 14, "c2": 4, "c3": 2}, {"c1": "C", "c2": "C", "c3": "C"}, {"C": 20}, 5)
+    assert partly == {"c1": 14, "c2": "< 5", "c3": "< 5"}
+    assert given_away(partly, 5, 20) == set()
+    assert rules.protect_nested({"a1": 3}, {"a1": "A"}, {MASKED_KEY: MASKED}, 5) == {MASKED_KEY: MASKED}
+
+
+@pytest.mark.parametrize(("epci", "inside", "expected"), [
+    ({"RM": 40, "VI": 6, "X": 9, "Y": 7}, {"RM", "VI"}, 46),  # nothing hidden
+    ({"RM": 40, "VI": 3, "X": 9, "Y": 7}, {"RM", "VI"}, MASKED),  # VI "< 5", RM shown: 43 gives VI = 3 away
+    ({"RM": 40, "VI": 3, "LC": 2, "X": 9}, {"RM", "VI", "LC"}, 45),  # VI + LC = 5 was known already: 1..4 each
+    ({"RM": 40, "VI": 3, "LC": 2, "X": 9, "Y": 2}, {"RM", "VI", "LC"}, MASKED),  # 45 − 40 = 5 splits Y away
+    ({"RM": 40, "X": 3, "Y": 9}, {"RM"}, 40),  # RM is shown: the figure tells nothing new
+    ({"RM": 40, "VI": 8, "X": 3, "Y": 9}, {"RM", "VI"}, MASKED),  # 48 beside RM = 40 gives the masked VI away
+    ({"RM": 40, "X": 2}, {"RM"}, MASKED),  # the rest is a small cell: 42 − 40
+    ({"RM": 2, "VI": 2, "X": 40}, {"RM", "VI"}, "< 5"),  # every other cell shown: 44 − 40 was known already
+    ({"RM": 3, "X": 40}, {"RM"}, MASKED),  # X is masked beside RM "< 5": "< 5" would bound it
+    ({"RM": 3, "X": 40, "Y": 2}, {"RM"}, MASKED),  # "< 5" would bound Y as well
+    ({"X": 40}, {"RM"}, 0),
+])
+def test_the_pays_de_rennes_figure_is_shown_when_it_gives_no_epci_cell_away(epci, inside, expected):
+    shown = rules.protect_partition(epci, 5)
+    assert rules.protect_part_of_total(epci, shown, inside, 5) == expected
+    if isinstance(expected, int) and expected:
+        outside = [k for k in epci if k not in inside]
+        assert given_away(shown, 5, expected, inside) == set()
+        assert given_away(shown, 5, sum(epci.values()) - expected, outside) == set()
+
+
+def test_contracts_by_duration_do_not_narrow_the_total_of_the_contracts_by_type_into_a_hidden_cell():
+    from disclosure import given_away_by_two
+
+    types = {"CDI": 8, "CDD": 4}
+    types_shown = rules.protect_cells(types, 5)
+    assert types_shown == {"CDI": 8, "CDD": "< 5"}  # 9 to 12 contracts
+    durations = {"open_ended": 11, "under_6_months": 1}  # 12 to 15: together exactly 12, so CDD = 4 and 1
+    assert given_away_by_two(types_shown, rules.protect_cells(durations, 5), 5) == {"0:CDD", "1:under_6_months"}
+    shown = rules.protect_second_partition(durations, types, types_shown, 5)
+    assert shown == {"open_ended": MASKED, "under_6_months": "< 5"}
+    assert given_away_by_two(types_shown, shown, 5) == set()
+    # the nine contracts of May: 8 CDI, 1 CDD without planned end; both say 9 to 12: nothing more to hide
+    assert rules.protect_second_partition({"open_ended": 8, "unknown": 1}, {"CDI": 8, "CDD": 1},
+                                          {"CDI": 8, "CDD": "< 5"}, 5) == {"open_ended": 8, "unknown": "< 5"}
+    assert rules.protect_second_partition({"open_ended": 1}, {"CDI": 1}, {"CDI": "< 5"}, 5) == {"open_ended": "< 5"}
