@@ -23,6 +23,7 @@ router = APIRouter(tags=["bilans"])
 
 Format = Literal["json", "csv", "xlsx", "html", "pdf"]
 Year = Annotated[int | None, Query(description="année, ex. 2026")]
+Quarter = Annotated[int | None, Query(description="trimestre 1 à 4")]
 BuyerId = Annotated[uuid.UUID | None, Query(description="restreindre à un acheteur")]
 AsOf = Annotated[str | None, Query(description="date AAAA-MM-JJ : le bilan tel que l'historique était à cette date")]
 # facilitators see everything; buyers their own markets, never eligibility reasons; funders aggregates only
@@ -43,7 +44,7 @@ async def _answer(ctx: Ctx, session: ReadSessionDep, user: Principal, period: ru
                   fmt: str) -> Response:
     policy: Policy = ctx.extras["policy"]
     report = await build_report(session, period, scope, policy, audience=AUDIENCE[user.role])
-    name = f"bilan-{period.year}" + (f"-T{period.quarter}" if period.quarter else "")
+    name = rules.file_name(period)
     if fmt == "csv":
         return Response(formats.to_csv(report), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
@@ -61,8 +62,7 @@ async def _answer(ctx: Ctx, session: ReadSessionDep, user: Principal, period: ru
 
 @router.get("/reports/quarterly")
 async def quarterly_report(
-    ctx: Ctx, session: ReadSessionDep, user: AnyRole, year: Year = None,
-    quarter: Annotated[int | None, Query(description="trimestre 1 à 4")] = None,
+    ctx: Ctx, session: ReadSessionDep, user: AnyRole, year: Year = None, quarter: Quarter = None,
     buyer_id: BuyerId = None, format: Format = "json", as_of: AsOf = None,  # noqa: A002 - the public parameter name
 ) -> Response:
     period = rules.quarter_period(year, quarter)
@@ -75,6 +75,17 @@ async def annual_report(
     format: Format = "json", as_of: AsOf = None,  # noqa: A002
 ) -> Response:
     period = rules.year_period(year)
+    return await _answer(ctx, session, user, period, _scope(user, buyer_id, as_of), format)
+
+
+@router.get("/reports/year-to-date")
+async def year_to_date_report(
+    ctx: Ctx, session: ReadSessionDep, user: AnyRole, year: Year = None,
+    quarter: Annotated[int | None, Query(description="dernier trimestre du cumul, 1 à 4")] = None,
+    buyer_id: BuyerId = None, format: Format = "json", as_of: AsOf = None,  # noqa: A002
+) -> Response:
+    """The cumulative of a year: 1 January to the end of `quarter`, compared with the same span of the year before."""
+    period = rules.year_to_date_period(year, quarter)
     return await _answer(ctx, session, user, period, _scope(user, buyer_id, as_of), format)
 
 

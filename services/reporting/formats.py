@@ -80,13 +80,21 @@ def to_json(report: dict[str, Any]) -> dict[str, Any]:
     return plain(report)
 
 
+def summary_columns(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The periods of the summary table: the report's, the previous one and the year to date — once only when the
+    report is itself a year to date."""
+    ytd = report["year_to_date"]
+    columns = [{"period": report["period"], "totals": report["totals"]}, report["previous_period"]]
+    return columns if ytd["period"] == report["period"] else [*columns, ytd]
+
+
 def sections(report: dict[str, Any]) -> Iterator[tuple[str, list[str], list[list[Any]]]]:
     """(title, headers, rows) of every section, in reading order; shared by CSV, XLSX and HTML."""
-    prev, ytd = report["previous_period"], report["year_to_date"]
+    columns = summary_columns(report)
     yield (
         "Synthèse",
-        ["Indicateur", report["period"]["label"], prev["period"]["label"], ytd["period"]["label"]],
-        [[label, report["totals"].get(k), prev["totals"].get(k), ytd["totals"].get(k)] for k, label in TOTAL_LABELS.items()],
+        ["Indicateur", *(c["period"]["label"] for c in columns)],
+        [[label, *(c["totals"].get(k) for c in columns)] for k, label in TOTAL_LABELS.items()],
     )
     yield ("Réserve (lots non attribués)", ["Indicateur", "Valeur"],
            [["Heures dimensionnées sur des lots non attribués", report["pipeline"]["hours"]],
@@ -239,7 +247,7 @@ def to_html(report: dict[str, Any]) -> bytes:
     }
     page = _TEMPLATES.get_template("report.html.j2").render(
         period=report["period"], buyer_id=report["buyer_id"], buyer_name=report["buyer_name"], as_of=report["as_of"], totals=report["totals"],
-        previous=report["previous_period"], ytd=report["year_to_date"], pipeline=report["pipeline"],
+        columns=summary_columns(report), pipeline=report["pipeline"],
         cards=CARDS, total_labels=TOTAL_LABELS, charts={k: Markup(v) for k, v in charts.items()},  # noqa: S704 - our own SVG, every text escaped
         tables=[readable(s) for s in all_sections if s[0] not in ("Synthèse", "Réserve (lots non attribués)")],
         fmt=fmt,

@@ -57,7 +57,7 @@ ELIGIBILITY_BREAKDOWNS = ("category",)  # people_by dimensions that are eligibil
 class Period:
     kind: str  # "quarter" | "year" | "year_to_date"
     year: int
-    quarter: int | None
+    quarter: int | None  # a quarter's; a year to date's last quarter; None for a year
     start: dt.date
     end: dt.date
 
@@ -98,15 +98,27 @@ def check_year(year: int | None) -> int:
     return year
 
 
-def quarter_period(year: int | None, quarter: int | None) -> Period:
-    y = check_year(year)
+def check_quarter(quarter: int | None) -> int:
     if quarter is None:
         raise DomainError("Le paramètre « quarter » est obligatoire (1, 2, 3 ou 4).", field="quarter")
     if quarter not in (1, 2, 3, 4):
         raise DomainError(f"Le paramètre « quarter » doit valoir 1, 2, 3 ou 4 (reçu : {quarter}).", field="quarter")
-    first = 3 * (quarter - 1) + 1
-    last = first + 2
-    return Period("quarter", y, quarter, dt.date(y, first, 1), dt.date(y, last, calendar.monthrange(y, last)[1]))
+    return quarter
+
+
+def quarter_end(year: int, quarter: int) -> dt.date:
+    """The last day of a quarter: 31/03, 30/06, 30/09 or 31/12 (never February: leap years change nothing)."""
+    last = 3 * quarter
+    return dt.date(year, last, calendar.monthrange(year, last)[1])
+
+
+def quarter_of(day: dt.date) -> int:
+    return (day.month - 1) // 3 + 1
+
+
+def quarter_period(year: int | None, quarter: int | None) -> Period:
+    y, q = check_year(year), check_quarter(quarter)
+    return Period("quarter", y, q, dt.date(y, 3 * q - 2, 1), quarter_end(y, q))
 
 
 def year_period(year: int | None) -> Period:
@@ -114,15 +126,43 @@ def year_period(year: int | None) -> Period:
     return Period("year", y, None, dt.date(y, 1, 1), dt.date(y, 12, 31))
 
 
+def year_to_date_period(year: int | None, quarter: int | None) -> Period:
+    """The cumulative of a year (year to date): 1 January to the end of `quarter` (same checks and French messages
+    as `quarter_period`)."""
+    y, q = check_year(year), check_quarter(quarter)
+    return _cumulative(y, q)
+
+
+def _cumulative(year: int, quarter: int) -> Period:
+    return Period("year_to_date", year, quarter, dt.date(year, 1, 1), quarter_end(year, quarter))
+
+
 def previous_period(period: Period) -> Period:
+    """What a report compares its period with: the quarter before, the year before, or for a year to date the same
+    span of the year before (1 January to the end of the same quarter)."""
     if period.kind == "quarter":
         assert period.quarter is not None
         return quarter_period(period.year - 1, 4) if period.quarter == 1 else quarter_period(period.year, period.quarter - 1)
+    if period.kind == "year_to_date":
+        assert period.quarter is not None
+        return _cumulative(period.year - 1, period.quarter)
     return year_period(period.year - 1)
 
 
 def year_to_date(period: Period) -> Period:
-    return Period("year_to_date", period.year, None, dt.date(period.year, 1, 1), period.end)
+    """1 January of the period's year to its end, through the quarter it ends in; a year to date is its own."""
+    if period.kind == "year_to_date":
+        return period
+    return Period("year_to_date", period.year, quarter_of(period.end), dt.date(period.year, 1, 1), period.end)
+
+
+def file_name(period: Period) -> str:
+    """The download's name, without extension: bilan-2026-T3, bilan-2026, bilan-2026-cumul-T3."""
+    if period.kind == "quarter":
+        return f"bilan-{period.year}-T{period.quarter}"
+    if period.kind == "year_to_date":
+        return f"bilan-{period.year}-cumul-T{period.quarter}"
+    return f"bilan-{period.year}"
 
 
 def parse_as_of(value: str | None) -> dt.date | None:

@@ -565,10 +565,11 @@ async def build_report(session: AsyncSession, period: rules.Period, scope: Scope
     protect_people = audience.aggregates_only
     src = Sources.of(scope)
     previous = rules.previous_period(period)
-    ytd = rules.year_to_date(period)
-    periods = [period, previous, ytd]
+    ytd = rules.year_to_date(period)  # a year to date's is itself: read once
+    periods = [period, previous] + ([ytd] if ytd != period else [])
     obligations = await obligations_of(session, scope, periods, src)
-    head, previous_totals, ytd_totals = await totals_of(session, scope, periods, policy, src, obligations)
+    head, previous_totals, *rest = await totals_of(session, scope, periods, policy, src, obligations)
+    ytd_totals = rest[0] if rest else head
     people = await people_by(session, scope, period, policy, src, eligibility=audience.sees_eligibility_reasons)
     ce = await contracts_and_exits(session, scope, period)
 

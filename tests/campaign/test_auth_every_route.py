@@ -145,6 +145,7 @@ BUYER_QUERIES = [  # (service, path, query parameters, the query parameter namin
     ("hours", "/hours", {}, "placement_id"),
     ("reporting", "/reports/annual", YEAR, "buyer_id"),
     ("reporting", "/reports/quarterly", QUARTER, "buyer_id"),
+    ("reporting", "/reports/year-to-date", QUARTER, "buyer_id"),
     ("reporting", "/reports/annual", YEAR, None),
     ("reporting", "/reports/quarterly", {**QUARTER, "format": "csv"}, None),
 ]

@@ -172,6 +172,12 @@ def test_a_service_down_shows_a_french_banner(portal_stack, buyers):
             assert page.status_code == 503
             assert "Le service des marchés ne répond pas pour le moment. Réessayez dans quelques minutes." in page.text
             assert "Traceback" not in page.text and 'class="fr-alert fr-alert--error' in page.text
+            with signed_in(portal_stack, portal_stack.token(Role.FUNDER)) as funder:
+                # the funder's report does not need market_intake: only its list of buyers is missing
+                page = funder.get("/financeur/bilan", params={"period": "year_to_date", "year": "2026", "quarter": "2"})
+                assert page.status_code == 200, page.text[-2000:]
+                assert "Liste des acheteurs indisponible (le service des marchés ne répond pas" in page.text
+                assert "Cumul 2026 au 30/06/2026" in page.text and 'id="bilan"' in page.text
         finally:
             intake.start()
         intake.wait_ready(60)

@@ -120,21 +120,31 @@ async def test_buyer_declares_a_market_with_a_live_estimate_and_follows_its_prog
     screenshot(browser, "portail-acheteur-5-avancement")
 
 
-async def test_funder_reads_a_quarter_and_a_year_and_downloads_them(portal_stack, browser):
+async def test_funder_reads_a_quarter_a_year_and_one_buyers_year_to_date_and_downloads_them(portal_stack, browser):
     buyer_id = await create_buyer(portal_stack, "Archipel Habitat", siret())
-    # 2024: a year no other test of the shared stack records hours in, so the report's figures are this test's
+    other_id = await create_buyer(portal_stack, "Espacil Habitat", siret())
+    # 2024: a year no other test of the shared stack records hours in, so the report's figures are this test's:
+    # Archipel Habitat 40 h in February and 150 h in May, Espacil Habitat 60 h in March
     market = await create_market(portal_stack, buyer_id, "AH-2024-003", start_date="2024-01-08", end_date="2026-06-30")
     await record_hours(portal_stack, market["lots"][0]["id"], start="2024-01-08", month="2024-05", hours="150")
+    winter = await create_market(portal_stack, buyer_id, "AH-2024-004", start_date="2024-01-08", end_date="2026-06-30")
+    await record_hours(portal_stack, winter["lots"][0]["id"], start="2024-01-08", month="2024-02", hours="40")
+    other = await create_market(portal_stack, other_id, "EH-2024-001", start_date="2024-01-08", end_date="2026-06-30")
+    await record_hours(portal_stack, other["lots"][0]["id"], start="2024-01-08", month="2024-03", hours="60")
     async with portal_stack.service("reporting").client() as client:
         async def reported() -> bool:
-            report = (await client.get("/reports/quarterly", params={"year": 2024, "quarter": 2})).json()
-            return report["totals"]["hours"] == 150
+            quarter = (await client.get("/reports/quarterly", params={"year": 2024, "quarter": 2})).json()
+            cumul = (await client.get("/reports/year-to-date", params={"year": 2024, "quarter": 2})).json()
+            return quarter["totals"]["hours"] == 150 and cumul["totals"]["hours"] == 250
 
         await eventually(reported, timeout=60, interval=0.2)
 
     sign_in(browser, portal_stack.portal_url, portal_stack.token(Role.FUNDER, subject="Région Bretagne"))
     assert "/financeur/bilan" in browser.current_url
     assert unlabelled_fields(browser) == []
+    buyers = Select(browser.find_element(By.ID, "acheteur"))
+    assert buyers.first_selected_option.text == "Tous les acheteurs"
+    assert {"Espacil Habitat", "Tous les acheteurs"} <= {o.text for o in buyers.options}
     fill(browser, "annee", "2024")
     Select(browser.find_element(By.ID, "trimestre")).select_by_value("2")
     browser.find_element(By.ID, "afficher-bilan").click()
@@ -163,8 +173,36 @@ async def test_funder_reads_a_quarter_and_a_year_and_downloads_them(portal_stack
     assert "150,00" in browser.find_element(By.ID, "bilan").text
     screenshot(browser, "portail-financeur-2-bilan-annuel")
 
+    # the year to date through the 2nd quarter, for Archipel Habitat only: its 40 h of February and 150 h of May,
+    # not Espacil Habitat's 60 h of March
+    browser.find_element(By.CSS_SELECTOR, "label[for=periode-cumul]").click()
+    Select(browser.find_element(By.ID, "trimestre")).select_by_value("2")
+    Select(browser.find_element(By.ID, "acheteur")).select_by_value(buyer_id)
+    browser.find_element(By.ID, "afficher-bilan").click()
+    wait_text(browser, "Bilan des clauses sociales d'insertion — Cumul 2024 au 30/06/2024")
+    assert browser.find_element(By.ID, "periode-cumul").is_selected()
+    assert Select(browser.find_element(By.ID, "acheteur")).first_selected_option.get_attribute("value") == buyer_id
+    report = browser.find_element(By.ID, "bilan")
+    assert "Du 2024-01-01 au 2024-06-30 · acheteur : Archipel Habitat" in report.text
+    card = ".//div[@class='card'][div[@class='l']='Heures réalisées']/div[@class='v']"
+    assert report.find_element(By.XPATH, card).text == "190,00"  # 40 h in February + 150 h in May
+    assert "Cumul 2023 au 30/06/2023" in report.text  # compared with the same span of the year before
+    assert "250,00" not in report.text and "Espacil Habitat" not in report.text
+    assert unlabelled_fields(browser) == []
+    screenshot(browser, "portail-financeur-3-cumul-un-acheteur")
+    with httpx.Client(cookies={"cs_session": session}, timeout=30) as client:
+        for fmt in ("csv", "xlsx"):
+            href = browser.find_element(By.ID, f"telecharger-{fmt}").get_attribute("href")
+            assert "period=year_to_date" in href and f"buyer_id={buyer_id}" in href, href
+            answer = client.get(href)
+            assert answer.status_code == 200, answer.text
+            assert answer.headers["content-disposition"] == f'attachment; filename="bilan-2024-cumul-T2.{fmt}"'
+        text = client.get(browser.find_element(By.ID, "telecharger-csv").get_attribute("href")).content.decode(
+            "utf-8-sig")
+        assert "Synthèse;Cumul 2024 au 30/06/2024;;Heures réalisées;190,00" in text
+
     fill(browser, "annee", "20x5")
     browser.find_element(By.ID, "afficher-bilan").click()
     wait_text(browser, "doit être un nombre entier")
     assert browser.find_element(By.ID, "erreur-annee").text == "doit être un nombre entier"
-    screenshot(browser, "portail-financeur-3-erreur-annee")
+    screenshot(browser, "portail-financeur-4-erreur-annee")

@@ -10,6 +10,7 @@ from starlette.datastructures import FormData
 
 from services.portal.auth_pages import _safe_next
 from services.portal.buyer import MarketForm, field_label, place_errors, plain_number, progress_view
+from services.portal.funder import buyer_options, report_request
 from services.portal.session import decode_cookie, encode_cookie
 from services.portal.settings import portal_settings
 
@@ -75,3 +76,19 @@ def test_progress_bar_widths():
     assert (over["realised_width"], over["forecast_width"]) == ("100.0", "0.0")
     assert progress_view({"owed_hours": "0", "realised_hours": "0", "forecast_hours": "0"})["realised_width"] == "100.0"
     assert Decimal(bar["realised_width"]) + Decimal(bar["forecast_width"]) <= 100
+
+
+def test_the_report_choices_become_the_reporting_call():
+    assert report_request("quarterly", "2026", "3", "", "html") == (
+        "/reports/quarterly", {"year": "2026", "quarter": "3", "format": "html"})
+    assert report_request("annual", "2026", "3", "", "pdf") == ("/reports/annual", {"year": "2026", "format": "pdf"})
+    assert report_request("year_to_date", "2026", "2", "b-1", "csv") == (
+        "/reports/year-to-date", {"year": "2026", "quarter": "2", "format": "csv", "buyer_id": "b-1"})
+
+
+def test_the_buyer_choice_lists_every_buyer_after_all_buyers():
+    buyers = [{"id": "a", "name": "Archipel Habitat", "siret": "1"},
+              {"id": "b", "name": "Ville de Rennes", "siret": "2"}, {"id": "c", "name": "Ville de Rennes", "siret": "3"}]
+    assert buyer_options(buyers, "") == [("", "Tous les acheteurs"), ("a", "Archipel Habitat"),
+                                         ("b", "Ville de Rennes (SIRET 2)"), ("c", "Ville de Rennes (SIRET 3)")]
+    assert buyer_options([], "x")[-1] == ("x", "Acheteur choisi")  # the list unavailable: the choice stays

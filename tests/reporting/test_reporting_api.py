@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 from disclosure import assert_nothing_given_away
 from harness import SECRET, running
+from ledger import check_breakdowns, check_obligations, check_totals
 from openpyxl import load_workbook
 from reporting_support import apply_directly
 from reporting_world import generate
@@ -21,7 +22,7 @@ from contracts.events.hours import HourEntry, HoursRecorded
 from contracts.events.markets import LotAwarded, LotState, MarketSubmitted
 from contracts.events.matching import BeneficiaryEnrolled, PlacementEnded, PlacementStarted
 from services.reporting.app import create_app
-from services.reporting.rules import MASKED
+from services.reporting.rules import MASKED, suppress
 from shared.auth import Role, issue_token
 
 YEAR = 2026
@@ -49,6 +50,13 @@ def bearer(role: Role, buyer_id: uuid.UUID | None = None) -> dict[str, str]:
     ("/reports/annual", {"year": YEAR, "format": "doc"}, "format", "valeurs admises"),
     ("/reports/annual", {"year": YEAR, "buyer_id": "rennes"}, "buyer_id", "identifiant"),
     ("/reports/annual", {"year": YEAR, "as_of": "31/12/2026"}, "as_of", "AAAA-MM-JJ"),
+    ("/reports/year-to-date", {"quarter": 2}, "year", "« year » est obligatoire"),
+    ("/reports/year-to-date", {"year": YEAR}, "quarter", "« quarter » est obligatoire"),
+    ("/reports/year-to-date", {"year": YEAR, "quarter": 0}, "quarter", "1, 2, 3 ou 4 (reçu : 0)"),
+    ("/reports/year-to-date", {"year": YEAR, "quarter": "T2"}, "quarter", "nombre entier"),
+    ("/reports/year-to-date", {"year": 2101, "quarter": 1}, "year", "entre 2000 et 2100"),
+    ("/reports/year-to-date", {"year": "deux-mille", "quarter": 1}, "year", "nombre entier"),
+    ("/reports/year-to-date", {"year": YEAR, "quarter": 2, "buyer_id": "rennes"}, "buyer_id", "identifiant"),
 ])
 async def test_bad_parameters_get_a_french_message_naming_them(client, path, params, field, fragment):
     response = await client.get(path, params=params)
@@ -424,3 +432,122 @@ async def test_every_download_has_the_figures_added_after_the_audit(client):
                     "Personnes du Pays de Rennes", "Contrats par durée"):
         assert f"<h2>{heading}</h2>" in page and heading in pdf_text, heading
     assert ">Parcours terminés</th>" in page and "Parcours terminés" in pdf_text
+
+
+# ---- the year to date: 1 January to the end of a quarter -----------------------------------------------------------
+H1 = (f"{YEAR}-01", f"{YEAR}-06", dt.date(YEAR, 1, 1), dt.date(YEAR, 6, 30))  # months, then days, of Q1 + Q2
+YTD_LABEL, PREVIOUS_YTD_LABEL = f"Cumul {YEAR} au 30/06/{YEAR}", f"Cumul {YEAR - 1} au 30/06/{YEAR - 1}"
+
+
+async def year_to_date(client, year: int = YEAR, quarter: int = 2, headers: dict | None = None, **params) -> dict:
+    response = await client.get("/reports/year-to-date", params={"year": year, "quarter": quarter, **params},
+                                headers=headers or {})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_the_year_to_date_of_the_second_quarter_is_both_quarters_figure_by_figure(client):
+    """Every figure of the cumulative to 30 June, computed from the generated world's own ledger: hours of Q1 plus
+    hours of Q2, each person once over both quarters, and every breakdown over January to June."""
+    w = client.world
+    report = await year_to_date(client)
+    assert report["period"] == {"kind": "year_to_date", "year": YEAR, "quarter": 2, "start": f"{YEAR}-01-01",
+                                "end": f"{YEAR}-06-30", "label": YTD_LABEL}
+    assert report["year_to_date"] == {"period": report["period"], "totals": report["totals"]}  # itself
+    assert report["previous_period"]["period"] == {
+        "kind": "year_to_date", "year": YEAR - 1, "quarter": 2, "start": f"{YEAR - 1}-01-01",
+        "end": f"{YEAR - 1}-06-30", "label": PREVIOUS_YTD_LABEL}
+
+    q1, q2 = (f"{YEAR}-01", f"{YEAR}-03"), (f"{YEAR}-04", f"{YEAR}-06")
+    totals = report["totals"]
+    assert Decimal(str(totals["hours"])) == w.hours(*q1) + w.hours(*q2)
+    both = w.people_in(*q1) & w.people_in(*q2)
+    assert both, "the world must have people working in both quarters"
+    assert totals["people"] == len(w.people_in(*q1) | w.people_in(*q2)) < len(w.people_in(*q1)) + len(
+        w.people_in(*q2))  # counted once
+    assert totals["new_people"] == len(w.new_people(*q1) | w.new_people(*q2))
+    assert Decimal(str(totals["fte"])) == ((w.hours(*q1) + w.hours(*q2)) / 1607).quantize(Decimal("0.01"),
+                                                                                          ROUND_HALF_UP)
+    check_totals(totals, w, *H1)
+    check_obligations(report, w, w.active_lots(*H1[2:]), H1[1])
+    check_breakdowns(report, w, *H1)
+    assert [r["key"] for r in report["hours_by"]["month"]] == [f"{YEAR}-{m:02d}" for m in range(1, 7)]
+    # the comparison period: January to June of the year before (the world has no hours then), and a year later
+    check_totals(report["previous_period"]["totals"], w, f"{YEAR - 1}-01", f"{YEAR - 1}-06",
+                 dt.date(YEAR - 1, 1, 1), dt.date(YEAR - 1, 6, 30))
+    later = await year_to_date(client, YEAR + 1)
+    assert later["previous_period"] == {"period": report["period"], "totals": report["totals"]}
+    # the same cumulative as the quarterly report's year to date
+    quarterly = (await client.get("/reports/quarterly", params={"year": YEAR, "quarter": 2})).json()
+    assert quarterly["year_to_date"] == report["year_to_date"]
+
+    # one buyer, asked by the facilitator and by the buyer itself (who never gets the public categories)
+    mine = next(iter(w.markets.values())).buyer_id
+    scoped = await year_to_date(client, buyer_id=str(mine))
+    assert scoped["buyer_id"] == str(mine)
+    check_totals(scoped["totals"], w, *H1, buyer_id=mine)
+    own = await year_to_date(client, headers=bearer(Role.BUYER, mine))
+    assert "category" not in own["people_by"]
+    del scoped["people_by"]["category"]
+    assert own == scoped
+    other = next(m.buyer_id for m in w.markets.values() if m.buyer_id != mine)
+    refused = await client.get("/reports/year-to-date", params={"year": YEAR, "quarter": 2, "buyer_id": str(other)},
+                               headers=bearer(Role.BUYER, mine))
+    assert refused.status_code == 403 and "ses propres marchés" in refused.json()["detail"]
+
+
+async def test_a_funders_year_to_date_has_the_same_figures_with_small_cells_protected(client):
+    w = client.world
+    full = await year_to_date(client)
+    funder = await year_to_date(client, headers=bearer(Role.FUNDER))
+    reached = w.people_in(*H1[:2])
+    assert funder["totals"]["people"] == suppress(len(reached), 5) == len(reached)
+    assert Decimal(str(funder["totals"]["hours"])) == w.hours(*H1[:2])
+    assert funder["hours_by"] == full["hours_by"]  # hours are not people: shown as they are
+    assert funder["people_by"]["category"]  # funders keep the public categories, protected
+    assert any(isinstance(c, int) and 0 < c < 5 for c in _people_cells(full))  # there is something to hide
+    assert "< 5" in _people_cells(funder)
+    assert_nothing_given_away(full, funder)  # each cell checked against the facilitator's, checked against the ledger
+    assert funder["previous_period"]["period"]["label"] == PREVIOUS_YTD_LABEL
+    for buyer in dict.fromkeys(m.buyer_id for m in w.markets.values()):  # one buyer at a time, protected too
+        one = await year_to_date(client, buyer_id=str(buyer), headers=bearer(Role.FUNDER))
+        assert one["buyer_id"] == str(buyer)
+        assert Decimal(str(one["totals"]["hours"])) == w.hours(*H1[:2], buyer)
+        assert_nothing_given_away(await year_to_date(client, buyer_id=str(buyer)), one)
+
+
+@pytest.mark.parametrize("role", [Role.FACILITATOR, Role.FUNDER])
+async def test_the_year_to_date_downloads_carry_the_cumulative_label(client, role):
+    from pypdf import PdfReader
+
+    headers = bearer(role)
+    hours = client.world.hours(*H1[:2])
+    params = {"year": YEAR, "quarter": 2}
+    response = await client.get("/reports/year-to-date", params={**params, "format": "csv"}, headers=headers)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-disposition"] == f'attachment; filename="bilan-{YEAR}-cumul-T2.csv"'
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
+    assert {r[1] for r in rows[1:] if r[0] == "Synthèse"} == {YTD_LABEL, PREVIOUS_YTD_LABEL}  # no column twice
+    assert {r[1] for r in rows[1:] if r[0] != "Synthèse"} == {YTD_LABEL}
+    total = next(r for r in rows if r[:2] == ["Synthèse", YTD_LABEL] and r[3] == "Heures réalisées")
+    assert Decimal(total[4].replace(",", ".")) == hours
+    months = {r[2]: Decimal(r[4].replace(",", ".")) for r in rows if r[0] == "Heures par mois"}
+    assert list(months) == [f"{YEAR}-{m:02d}" for m in range(1, 7)] and sum(months.values()) == hours
+    if role == Role.FUNDER:
+        assert "< 5" in {r[4] for r in rows}
+
+    response = await client.get("/reports/year-to-date", params={**params, "format": "xlsx"}, headers=headers)
+    assert response.headers["content-disposition"] == f'attachment; filename="bilan-{YEAR}-cumul-T2.xlsx"'
+    book = load_workbook(io.BytesIO(response.content))
+    assert [c.value for c in book["Synthèse"][1]] == ["Indicateur", YTD_LABEL, PREVIOUS_YTD_LABEL]
+    hours_row = next(r for r in book["Synthèse"].iter_rows(values_only=True) if r[0] == "Heures réalisées")
+    assert hours_row[1] == pytest.approx(float(hours))
+    assert len(list(book["Heures par mois"].iter_rows(min_row=2))) == 6
+
+    page = (await client.get("/reports/year-to-date", params={**params, "format": "html"}, headers=headers)).text
+    assert f"<h1>Bilan des clauses sociales d'insertion — {YTD_LABEL}</h1>" in page.replace("&#39;", "'")
+    assert page.count(f'<th class="n">{YTD_LABEL}</th>') == 1
+    response = await client.get("/reports/year-to-date", params={**params, "format": "pdf"}, headers=headers)
+    assert response.headers["content-disposition"] == f'attachment; filename="bilan-{YEAR}-cumul-T2.pdf"'
+    assert PdfReader(io.BytesIO(response.content)).metadata.title == (
+        f"Bilan des clauses sociales d'insertion - {YTD_LABEL}")

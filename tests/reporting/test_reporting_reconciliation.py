@@ -5,70 +5,17 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from harness import declare_streams, eventually, running, wait_ready
+from ledger import check_period, money, rows
 from reporting_support import consumers_drained, publish_all
-from reporting_world import COMMUNES_CSV, World, epci_of_commune, generate
+from reporting_world import COMMUNES_CSV, epci_of_commune, generate
 from sqlalchemy import func, select
 
 from services.reporting.app import create_app
 
 YEAR = 2026
-
-
-def rows(report_rows: list[dict], value: str = "hours") -> dict[str, Decimal]:
-    return {r["key"]: Decimal(str(r[value])) for r in report_rows}
-
-
-def money(values: dict[str, Decimal]) -> dict[str, Decimal]:
-    return {k: v.quantize(Decimal("0.01")) for k, v in values.items()}
-
-
-def check_period(report: dict, w: World, first: str, last: str, start: dt.date, end: dt.date) -> None:
-    t = report["totals"]
-    assert Decimal(str(t["hours"])) == w.hours(first, last)
-    assert t["people"] == len(w.people_in(first, last))
-    assert t["new_people"] == len(w.new_people(first, last))
-    positive = [e for e in w.counted(first, last) if e.hours > 0]
-    assert t["structures"] == len({e.structure_id for e in positive if e.structure_id})
-    assert t["companies"] == len({w.lots[e.lot_id].company_siret for e in positive})
-    active = w.active_lots(start, end)
-    assert Decimal(str(t["owed_hours"])) == sum((lot.owed_hours for lot in active), Decimal("0"))
-    assert t["lots"] == len(active)
-    assert t["markets"] == len({lot.market_id for lot in active})
-    # new companies: first month with counted hours (> 0) of each company, over the whole history
-    firsts: dict[str, str] = {}
-    for e in w.entries.values():
-        if e.hours > 0:
-            siret = w.lots[e.lot_id].company_siret
-            firsts[siret] = min(firsts.get(siret, "9999-99"), e.month)
-    assert t["new_companies"] == sum(1 for m in firsts.values() if first <= m <= last)
-    check_obligations(report, w, active, last)
-
-
-def share(part: Decimal, whole: Decimal) -> float | None:
-    return None if whole <= 0 else float((100 * part / whole).quantize(Decimal("0.1"), ROUND_HALF_UP))
-
-
-def check_obligations(report: dict, w: World, active: list, last: str) -> None:
-    """Markets and lots active in the period by clause kind, sector and buyer: counts, owed, realised to date, %."""
-    realised = {lot.lot_id: sum((e.hours for e in w.entries.values() if e.lot_id == lot.lot_id and e.month <= last),
-                                Decimal(0)) for lot in active}
-    for dimension, key_of in (("clause_kind", lambda lot: lot.clause_kind.value),
-                              ("sector", lambda lot: lot.sector.value), ("buyer", lambda lot: str(lot.buyer_id))):
-        expected: dict[str, tuple] = {}
-        for key in {key_of(lot) for lot in active}:
-            lots = [lot for lot in active if key_of(lot) == key]
-            owed = sum((lot.owed_hours for lot in lots), Decimal(0))
-            done = sum((realised[lot.lot_id] for lot in lots), Decimal(0))
-            expected[key] = (len({lot.market_id for lot in lots}), len(lots), float(owed), float(done),
-                             share(done, owed))
-        got = {r["key"]: (r["markets"], r["lots"], r["owed_hours"], r["realised_hours"], r["percent"])
-               for r in report["obligations_by"][dimension]}
-        assert got == expected, dimension
-    buyers = {str(m.buyer_id): m.buyer_name for m in w.markets.values()}
-    assert all(r["label"] == buyers[r["key"]] for r in report["obligations_by"]["buyer"])
 
 
 async def test_a_generated_year_reconciles_with_the_accepted_entries(database_url, nats_url):

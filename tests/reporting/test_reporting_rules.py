@@ -51,16 +51,64 @@ def test_year_to_date_runs_from_january_to_the_period_end():
     assert (ytd.start, ytd.end, ytd.kind) == (dt.date(2026, 1, 1), dt.date(2026, 9, 30), "year_to_date")
 
 
+@pytest.mark.parametrize(("quarter", "end", "label"), [
+    (1, dt.date(2026, 3, 31), "Cumul 2026 au 31/03/2026"),
+    (2, dt.date(2026, 6, 30), "Cumul 2026 au 30/06/2026"),
+    (3, dt.date(2026, 9, 30), "Cumul 2026 au 30/09/2026"),
+    (4, dt.date(2026, 12, 31), "Cumul 2026 au 31/12/2026"),
+])
+def test_a_year_to_date_runs_from_the_first_of_january_to_the_end_of_its_quarter(quarter, end, label):
+    ytd = rules.year_to_date_period(2026, quarter)
+    assert (ytd.kind, ytd.year, ytd.quarter, ytd.start, ytd.end) == ("year_to_date", 2026, quarter,
+                                                                      dt.date(2026, 1, 1), end)
+    assert ytd.label == label
+    assert ytd.months == [f"2026-{m:02d}" for m in range(1, 3 * quarter + 1)]
+    assert (ytd.first_month, ytd.last_month) == ("2026-01", f"2026-{3 * quarter:02d}")
+    assert ytd.as_dict() == {"kind": "year_to_date", "year": 2026, "quarter": quarter, "start": "2026-01-01",
+                             "end": end.isoformat(), "label": label}
+
+
+def test_a_year_to_date_is_its_own_year_to_date_and_that_of_its_last_quarter():
+    ytd = rules.year_to_date_period(2026, 3)
+    assert rules.year_to_date(ytd) == ytd
+    assert rules.year_to_date(rules.quarter_period(2026, 3)) == ytd
+    assert rules.year_to_date(rules.year_period(2026)) == rules.year_to_date_period(2026, 4)
+
+
+@pytest.mark.parametrize(("year", "quarter", "start", "end"), [
+    (2026, 1, dt.date(2025, 1, 1), dt.date(2025, 3, 31)),
+    (2026, 2, dt.date(2025, 1, 1), dt.date(2025, 6, 30)),
+    (2026, 4, dt.date(2025, 1, 1), dt.date(2025, 12, 31)),
+    (2029, 1, dt.date(2028, 1, 1), dt.date(2028, 3, 31)),  # the year before is a leap year: still 31/03
+    (2028, 1, dt.date(2027, 1, 1), dt.date(2027, 3, 31)),  # a leap year compared with a common one
+    (2001, 3, dt.date(2000, 1, 1), dt.date(2000, 9, 30)),
+])
+def test_a_year_to_date_is_compared_with_the_same_span_of_the_year_before(year, quarter, start, end):
+    previous = rules.previous_period(rules.year_to_date_period(year, quarter))
+    assert (previous.kind, previous.year, previous.quarter, previous.start, previous.end) == (
+        "year_to_date", year - 1, quarter, start, end)
+    assert previous == rules.year_to_date_period(year - 1, quarter)
+    assert previous.label == f"Cumul {year - 1} au {end:%d/%m/%Y}"
+
+
+def test_download_names_say_which_period_they_hold():
+    assert rules.file_name(rules.quarter_period(2026, 3)) == "bilan-2026-T3"
+    assert rules.file_name(rules.year_period(2026)) == "bilan-2026"
+    assert rules.file_name(rules.year_to_date_period(2026, 3)) == "bilan-2026-cumul-T3"
+
+
+@pytest.mark.parametrize("period_of", [rules.quarter_period, rules.year_to_date_period])
 @pytest.mark.parametrize(("year", "quarter", "field", "fragment"), [
     (None, 1, "year", "« year » est obligatoire"),
     (1999, 1, "year", "entre 2000 et 2100"),
+    (2101, 4, "year", "entre 2000 et 2100"),
     (2026, None, "quarter", "« quarter » est obligatoire"),
     (2026, 0, "quarter", "1, 2, 3 ou 4 (reçu : 0)"),
     (2026, 5, "quarter", "1, 2, 3 ou 4 (reçu : 5)"),
 ])
-def test_bad_periods_are_refused_with_a_french_message_naming_the_parameter(year, quarter, field, fragment):
+def test_bad_periods_are_refused_with_a_french_message_naming_the_parameter(period_of, year, quarter, field, fragment):
     with pytest.raises(DomainError) as err:
-        rules.quarter_period(year, quarter)
+        period_of(year, quarter)
     assert err.value.field == field
     assert fragment in err.value.message
 
