@@ -81,8 +81,9 @@ async def upsert_columns(session: AsyncSession, table: Table, values: Rows, owne
 
 def placement_handlers(table: Table) -> dict[EventSpec, Handler]:
     """Handlers keeping `table` (primary key `placement_id`; columns lot_id, beneficiary_id, employer_siret,
-    structure_id, structure_kind, modality, contract_type, start_date, planned_end_date, ended_on, exit_category)
-    filled from matching's `placement.started` and `placement.ended`, whichever arrives first."""
+    structure_id, structure_kind, modality, contract_type, start_date, planned_end_date, ended_on, exit_category; and
+    eligible_until if it has that column) filled from matching's `placement.started` and `placement.ended`, whichever
+    arrives first."""
 
     def started(event: PlacementStarted) -> dict[str, Any]:
         return {
@@ -107,8 +108,10 @@ def placement_handlers(table: Table) -> dict[EventSpec, Handler]:
             "exit_category": event.exit_category.value,
         }
 
+    keeps_window = "eligible_until" in table.c  # hours checks it; reporting does not keep it
+
     async def on_started(session: AsyncSession, events: list[tuple[PlacementStarted, Envelope]]) -> None:
-        rows = [started(e) for e, _ in events]
+        rows = [started(e) | ({"eligible_until": e.eligible_until} if keeps_window else {}) for e, _ in events]
         await upsert_columns(session, table, rows, set(rows[0]) - {"placement_id"})
 
     async def on_ended(session: AsyncSession, events: list[tuple[PlacementEnded, Envelope]]) -> None:

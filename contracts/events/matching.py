@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from contracts.codes import ContractType, CriterionCode, ExitCategory, Gender, Modality, Sector, StructureKind
 
@@ -44,6 +44,9 @@ class PlacementStarted(BaseModel):
     contract_type: ContractType
     start_date: dt.date
     end_date: dt.date | None = None
+    eligible_until: dt.date | None = Field(
+        default=None, description="last day of the person's clause eligibility window (24 months from the first clause "
+                                  "contract, local policy of matching): hours after its month do not count")
 
 
 class PlacementEnded(BaseModel):

@@ -67,6 +67,7 @@ class Placement(Base, table=True):
     planned_end_date: dt.date | None = None
     ended_on: dt.date | None = None
     exit_category: str | None = Field(default=None, max_length=20)
+    eligible_until: dt.date | None = None  # the person's clause window ends (matching's policy); None: not sent
 
 
 class HourEntryRow(Base, table=True):

@@ -149,6 +149,11 @@ class PlacementView:
     modality: str | None
     lot_start: dt.date | None = None
     lot_end: dt.date | None = None
+    eligible_until: dt.date | None = None  # the person's clause window ends (None: not known)
+
+    @functools.cached_property
+    def last_eligible_month(self) -> str | None:
+        return month_of(self.eligible_until) if self.eligible_until is not None else None
 
     @functools.cached_property
     def lot_months(self) -> tuple[str, str] | None:
@@ -191,13 +196,18 @@ def check_lot_period(month: str, lot_start: dt.date, lot_end: dt.date) -> None:
 
 
 def check_placement(placement: PlacementView | None, month: str) -> None:
-    """The placement is known, `month` is within its lot's period (when the lot is known) and the placement was
-    active that month."""
+    """The placement is known, `month` is within its lot's period (when the lot is known) and the person's clause
+    eligibility window (when matching sent it: DOMAIN.md, "only hours of validated eligible people count"; the month
+    in which the window closes still counts), and the placement was active that month."""
     if placement is None or placement.start_date is None:
         raise RuleError("placement_id", PLACEMENT_UNKNOWN)
     lot_months = placement.lot_months
     if lot_months is not None and not lot_months[0] <= month <= lot_months[1]:
         raise _outside_lot(month, placement.lot_start, placement.lot_end)
+    if placement.last_eligible_month is not None and month > placement.last_eligible_month:
+        raise RuleError("month", f"le mois {month} est après la fin de la fenêtre d'éligibilité de la personne (le "
+                                 f"{placement.eligible_until:%d/%m/%Y}) : seules comptent les heures de personnes "
+                                 "éligibles")
     first, last = month_bounds(month)
     if placement.start_date > last:
         raise RuleError("month", f"le placement commence le {placement.start_date:%d/%m/%Y}, après le mois {month}")

@@ -60,7 +60,8 @@ def placement_view(p: Placement | None, lot: LotRef | None) -> rules.PlacementVi
     if p is None:
         return None
     return rules.PlacementView(p.start_date, p.ended_on or p.planned_end_date, p.modality,
-                               lot.start_date if lot is not None else None, lot.end_date if lot is not None else None)
+                               lot.start_date if lot is not None else None, lot.end_date if lot is not None else None,
+                               p.eligible_until)
 
 
 def hour_entry(entry_id: uuid.UUID, placement: Placement, lot: LotRef, month: str, kind: str, hundredths: int) -> HourEntry:

@@ -12,7 +12,7 @@ from contracts import spec_for
 from contracts.codes import ContractType, ExitCategory, Modality, StructureKind
 from contracts.events.matching import BeneficiaryFollowedUp, PlacementEnded, PlacementStarted
 from services.matching.domain import placements as rules
-from services.matching.domain.eligibility import Criterion, placement_eligibility
+from services.matching.domain.eligibility import Criterion, placement_eligibility, window_last_day
 from services.matching.models import Beneficiary, FollowUp, LotRef, Placement, Structure
 from services.matching.schemas import FollowUpIn, PlacementEndIn, PlacementIn
 from services.matching.service import criteria_of, first_start, follow_up_months, get_person, policy, today
@@ -52,7 +52,8 @@ async def start_placement(session: AsyncSession, ctx: ServiceContext, body: Plac
     if employer is not None:
         raise DomainError(employer, field="employer_siret")
     route = rules.siae_route(kind, body.modality)
-    elig = placement_eligibility(checks, await first_start(session, person.id), route, body.start_date, policy(ctx))
+    first = await first_start(session, person.id)
+    elig = placement_eligibility(checks, first, route, body.start_date, policy(ctx))
     if not elig.eligible:
         raise DomainError(f"personne {elig.label} le {body.start_date} : {' ; '.join(elig.reasons)}",
                           field="beneficiary_id")
@@ -92,6 +93,7 @@ async def start_placement(session: AsyncSession, ctx: ServiceContext, body: Plac
             contract_type=ContractType(placement.contract_type),
             start_date=placement.start_date,
             end_date=placement.end_date,
+            eligible_until=window_last_day(first, placement.start_date, policy(ctx)),
         ),
     )
     await session.commit()

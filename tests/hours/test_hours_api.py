@@ -8,7 +8,15 @@ import uuid
 from decimal import Decimal
 
 from harness import SECRET, published_events, running
-from hours_support import apply, count_rows, placement_ended, placement_started, seed_lot, seed_placements
+from hours_support import (
+    apply,
+    count_rows,
+    placement_ended,
+    placement_started,
+    post_file,
+    seed_lot,
+    seed_placements,
+)
 from sqlalchemy import select
 
 from services.hours import service
@@ -360,3 +368,26 @@ async def test_the_daily_sweep_puts_a_silent_lot_at_risk_once(database_url, nats
         progress = (await client.get(f"/lots/{silent.lot_id}/progress")).json()
         assert progress["at_risk"] is True
         assert (await client.get(f"/lots/{fresh.lot_id}/progress")).json()["at_risk"] is False
+
+
+async def test_hours_after_the_person_s_eligibility_window_are_refused_everywhere(database_url, nats_url):
+    """The window matching sent with the placement: the month it closes counts, the next is refused one by one and
+    in an imported statement (its other rows are kept)."""
+    async with running(create_app, database_url=database_url("hours"), nats_url=nats_url) as client:
+        lot = (await seed_lot(client.ctx, start_date=dt.date(2025, 1, 1), end_date=dt.date(2027, 12, 31))).lots[0]
+        (placement,) = await seed_placements(client.ctx, lot.lot_id, start_date=dt.date(2025, 1, 1),
+                                             eligible_until=dt.date(2026, 3, 31))
+        pid = str(placement.placement_id)
+        assert (await client.post("/hours", json={"placement_id": pid, "month": "2026-03", "hours": "35"})
+                ).status_code == 201
+        late = await client.post("/hours", json={"placement_id": pid, "month": "2026-04", "hours": "35"})
+        assert late.status_code == 422, late.text
+        assert late.json()["errors"] == [{"field": "month", "message": (
+            "le mois 2026-04 est après la fin de la fenêtre d'éligibilité de la personne (le 31/03/2026) : seules "
+            "comptent les heures de personnes éligibles")}]
+        statement = f"placement;mois;heures\n{pid};2026-02;20\n{pid};2026-05;20\n".encode()
+        answer = await post_file(client, statement, accept_valid_rows=True)
+        assert answer.status_code == 200, answer.text
+        assert (answer.json()["accepted"], answer.json()["rejected"]) == (1, 1)
+        assert "fenêtre d'éligibilité" in str(answer.json())
+        assert (await client.get(f"/lots/{lot.lot_id}/progress")).json()["realised_hours"] == "55.00"

@@ -136,6 +136,22 @@ def test_an_open_ended_placement_counts_only_within_its_lot_period():
     rules.check_placement(amended, "2027-03")
 
 
+def test_hours_count_up_to_the_month_the_person_s_eligibility_window_closes():
+    """DOMAIN.md: "only hours of validated eligible people count"; the window (24 months from the first clause
+    contract) comes from matching; the month in which it closes still counts."""
+    placement = PlacementView(dt.date(2024, 6, 1), None, "provision", dt.date(2024, 1, 1), dt.date(2027, 12, 31),
+                              dt.date(2026, 5, 31))
+    for month in ("2024-06", "2026-05"):
+        rules.check_placement(placement, month)
+    with pytest.raises(RuleError) as err:
+        rules.check_placement(placement, "2026-06")
+    assert (err.value.field, err.value.message) == ("month", (
+        "le mois 2026-06 est après la fin de la fenêtre d'éligibilité de la personne (le 31/05/2026) : seules "
+        "comptent les heures de personnes éligibles"))
+    unknown = PlacementView(dt.date(2024, 6, 1), None, "provision", dt.date(2024, 1, 1), dt.date(2027, 12, 31))
+    rules.check_placement(unknown, "2027-06")  # a placement announced without its window: not checked
+
+
 @pytest.mark.parametrize(("given", "modality", "kind"), [
     (None, "training", HourKind.TRAINING), ("training", "training", HourKind.TRAINING),
     (None, "provision", HourKind.WORK), ("work", "direct_hire", HourKind.WORK), (None, None, HourKind.WORK),

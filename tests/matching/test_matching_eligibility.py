@@ -20,6 +20,7 @@ from services.matching.domain.eligibility import (
     iae_applies,
     placement_eligibility,
     proof_error,
+    window_last_day,
 )
 from services.matching.app import SERVICE, Settings
 from shared.settings import load_settings
@@ -284,3 +285,16 @@ def test_settings_name_siae_thresholds_only(monkeypatch: pytest.MonkeyPatch) -> 
 ])
 def test_another_situation_needs_the_prescriber_s_reasoned_opinion(code, proof, refused) -> None:
     assert (proof_error(code, proof) is not None) == refused
+
+
+@pytest.mark.parametrize(("first", "start", "last_day"), [
+    (None, D(2026, 3, 2), D(2028, 3, 1)),  # the first clause contract opens the window
+    (D(2025, 1, 15), D(2026, 3, 2), D(2027, 1, 14)),  # a later one falls in the window the first opened
+    (D(2026, 6, 1), D(2026, 3, 2), D(2028, 3, 1)),  # a placement dated before the first opens it
+    (None, D(2024, 8, 31), D(2026, 8, 30)),  # 31 Aug + 24 months, minus a day
+])
+def test_the_window_a_placement_falls_in_ends_24_months_after_the_first_contract(first, start, last_day) -> None:
+    assert window_last_day(first, start, P) == last_day
+    assert clause_eligibility(checks("RSA"), min(start, first or start), last_day, P).eligible
+    assert not clause_eligibility(checks("RSA"), min(start, first or start), last_day + dt.timedelta(days=1),
+                                  P).eligible

@@ -27,6 +27,7 @@ from matching_support import (
 from sqlalchemy import insert, select, update
 
 from services.matching.app import Settings, create_app
+from services.matching.domain.eligibility import add_months
 from services.matching.models import Beneficiary, BeneficiaryIdentity, Placement, metadata
 
 ANNE = ("Maëlle", "Le Goff-Tréguier", "1998-04-17", "06 11 22 33 44")
@@ -137,6 +138,9 @@ async def test_lot_to_follow_up_then_erasure(database_url, nats_url, caplog):
     assert (enrolled["beneficiary_id"], enrolled["birth_year"], enrolled["categories"]) == (anne_id, 1998, ["ASS", "RSA"])
     started = next(e["data"] for e in events if e["event_type"] == "placement.started")
     assert started["structure_kind"] == "AI" and started["beneficiary_id"] == anne_id
+    # her first clause contract opens her 24-month window: hours count up to its last day's month
+    start = dt.date.fromisoformat(days(-250))
+    assert started["eligible_until"] == (add_months(start, 24) - dt.timedelta(days=1)).isoformat()
     # No identity (field names or Anne's / Bob's values) in any event this service emitted, nor in any log line.
     assert [p for e in events for p in leaks(e, secrets)] == []
     assert any(r.name == "shared.service" for r in caplog.records)  # the capture does see the service's lines

@@ -119,6 +119,13 @@ def clause_eligibility(
     return Eligibility(Status.ELIGIBLE, (f"critères {codes} vérifiés le {fr(latest.checked_on)}",))
 
 
+def window_last_day(first_start: dt.date | None, start: dt.date, policy: EligibilityPolicy) -> dt.date:
+    """The last day of the clause window a placement starting on `start` falls in: `clause_window_months` from the
+    first clause contract's start (this one, if it is the first or starts earlier)."""
+    opening = start if first_start is None else min(first_start, start)
+    return add_months(opening, policy.clause_window_months) - dt.timedelta(days=1)
+
+
 @dataclass(frozen=True)
 class ClauseDay:
     """The status `clause_eligibility` gives on day `on`, its two thresholds worked out once: what the ranking needs
