@@ -39,11 +39,12 @@ class HoursRecorded(BaseModel):
 
 
 class HoursCorrected(BaseModel):
-    """No reason: the facilitator's free text may name a person or their health, and the stream keeps every event;
-    it stays in the hours service (`GET /hours`). Events published before carry one, which readers ignore."""
-
     entry: HourEntry
     corrects_entry_id: uuid.UUID
+    # Always "" since 2026-12: the facilitator's free text may name a person or their health, and the stream keeps
+    # every event; it stays in the hours service (`GET /hours`). Kept in v1 so that readers requiring it still read
+    # the new events (a rolling deploy); events published before carry the text.
+    reason: str = ""
 
 
 class LotProgress(BaseModel):

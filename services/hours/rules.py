@@ -271,9 +271,9 @@ def format_hours(hundredths: int) -> str:
 
 def sizing_hourly_cost(parameters: dict[str, str]) -> Decimal | None:
     """The hourly cost a lot's clause was sized with (`lot.clause_sized` parameters): `hourly_cost_eur` of the rate
-    method, or C of the cleaning formula with transferred staff (an hourly cost too: S h × C EUR is the staff's
-    monthly cost). None for a clause sized without one (fixed hours, per amount invoiced) or an unreadable value."""
-    raw = parameters.get("hourly_cost_eur") or parameters.get("cleaning_constant")
+    method. None for a clause sized without one (fixed hours, per amount invoiced, cleaning with transferred staff:
+    its C, 25, is the hourly cost over the labour share, 20 € ÷ 80 %, not an hourly cost) or an unreadable value."""
+    raw = parameters.get("hourly_cost_eur")
     try:
         cost = Decimal(raw) if raw is not None else None
     except InvalidOperation:

@@ -183,7 +183,7 @@ async def _correct(session: AsyncSession, ctx: ServiceContext, entry_id: uuid.UU
     await _flush(session, "cette entrée vient d'être corrigée par quelqu'un d'autre : corrigez la dernière version")
     await ctx.outbox.emit(session, HOURS_CORRECTED, HoursCorrected.model_construct(
         entry=hour_entry(row.id, placement, lot, row.month, row.kind, hundredths),
-        corrects_entry_id=original.id))
+        corrects_entry_id=original.id, reason=""))  # the reason stays here (free text: it may name a person)
     await add_to_lot_months(session, {(row.lot_id, row.month): hundredths - original.hundredths})
     await refresh_progress(session, ctx, [lot.lot_id])
     await _commit(session, "cette entrée vient d'être corrigée par quelqu'un d'autre : corrigez la dernière version")

@@ -49,7 +49,6 @@ class Audience(StrEnum):
         return self is not Audience.BUYER
 
 
-ELIGIBILITY_BREAKDOWNS = ("category",)  # people_by dimensions that are eligibility reasons
 
 
 # ---- periods ------------------------------------------------------------------------------------------------------

@@ -533,12 +533,6 @@ async def obligations_by(session: AsyncSession, period: rules.Period, obligation
     }
 
 
-def _people_rows(dimension: str, counts: dict[str, int], protect: bool, threshold: int,
-                 labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    shown: dict[str, Any] = rules.protect_breakdown(dimension, counts, threshold) if protect else counts
-    return rules.rows_of(dimension, shown, "people", labels)
-
-
 def territory_labels(policy: Policy) -> dict[str, dict[str, str]]:
     """French labels of the EPCI and commune keys (`rules.epci_of`, `rules.commune_of`), outside the referential
     included."""

@@ -88,7 +88,7 @@ async def test_placement_to_entries_correction_progress_and_events(database_url,
             "structure_kind": "ETTI", "modality": "provision", "month": "2026-02", "hours": "120.00", "kind": "work"}
         corrected = next(e["data"] for e in events if e["event_type"] == "hours.corrected")
         assert (corrected["corrects_entry_id"], corrected["entry"]["hours"]) == (first["id"], "190.00")
-        assert "reason" not in corrected  # free text stays in the hours service (it may name a person)
+        assert corrected["reason"] == ""  # free text stays in the hours service (it may name a person)
         assert "relevé ETTI complété" not in str(events)
         assert second["id"] in {r["entry_id"] for r in recorded}
         last = [e["data"] for e in events if e["event_type"] == "lot.progressed"][-1]

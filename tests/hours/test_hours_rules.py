@@ -223,7 +223,7 @@ def test_subcontracted_amount_converts_at_the_hourly_cost():
     ({"amount_eur": "1000000", "labour_share": "0.5", "insertion_rate": "0.05", "hourly_cost_eur": "30"}, Decimal(30)),
     ({"hourly_cost_eur": "27.5"}, Decimal("27.50")),
     ({"amount_eur": "500000", "months": "12", "transferred_monthly_hours": "300", "cleaning_constant": "25",
-      "insertion_rate": "0.1", "room_share": "0.82"}, Decimal(25)),  # cleaning with transferred staff: C
+      "insertion_rate": "0.1", "room_share": "0.82"}, None),  # transferred staff: C is no hourly cost
     ({"hours": "300"}, None), ({"invoiced_eur": "0", "eur_per_hour": "2000"}, None),  # fixed, per amount invoiced
     ({"hourly_cost_eur": "trente"}, None), ({"hourly_cost_eur": "0"}, None), ({"hourly_cost_eur": "NaN"}, None),
     ({"hourly_cost_eur": "1e9"}, None),

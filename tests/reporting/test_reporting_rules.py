@@ -249,7 +249,6 @@ def test_who_sees_what():
     assert rules.Audience.FUNDER.aggregates_only and rules.Audience.FUNDER.sees_eligibility_reasons
     assert not rules.Audience.BUYER.aggregates_only and not rules.Audience.BUYER.sees_eligibility_reasons
     assert not rules.Audience.FACILITATOR.aggregates_only and rules.Audience.FACILITATOR.sees_eligibility_reasons
-    assert rules.ELIGIBILITY_BREAKDOWNS == ("category",)
 
 
 def test_hours_round_to_the_hundredth_from_any_sql_type():
