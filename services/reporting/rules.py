@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -37,8 +38,10 @@ class Audience(StrEnum):
 
     @property
     def aggregates_only(self) -> bool:
-        """Small-cell suppression applies (every people count under the threshold hidden, and its complements)."""
-        return self is Audience.FUNDER
+        """Small-cell suppression applies (every people count under the threshold hidden, and its complements).
+        Buyers too: on a lot with one or two workers, an exact "QPV: 1" or "under 26: 1" is an eligibility reason
+        of a person the company knows (QPV residence and youth are criteria), which buyers must never see."""
+        return self is not Audience.FACILITATOR
 
     @property
     def sees_eligibility_reasons(self) -> bool:
@@ -230,6 +233,27 @@ def suppress(value: int, threshold: int) -> int | str:
     return f"< {threshold}" if 0 < value < threshold else value
 
 
+def adds_up(parts: Iterable[Period], whole: Period) -> bool:
+    """Whether `parts`, end to end, cover exactly `whole` (the 1st and 2nd quarters and their year to date): counts
+    that add up across periods (new people: each counted in its first month) then make a partition of the whole."""
+    ordered = sorted(parts, key=lambda p: p.start)
+    return (bool(ordered) and ordered[0].start == whole.start and ordered[-1].end == whole.end
+            and all(a.end + dt.timedelta(days=1) == b.start for a, b in itertools.pairwise(ordered)))
+
+
+def protect_additive(previous: int, current: int, whole: int, adds_up_to_whole: bool, threshold: int
+                     ) -> tuple[int | str, int | str, int | str]:
+    """Protected (previous, current, whole) of a count that adds up across periods. When the previous and current
+    periods make the whole (2nd quarter: 1st + 2nd = year to date), the two are a partition of the whole shown
+    beside them: protected as such (`protect_partition`), else each on its own."""
+    if not adds_up_to_whole:
+        return suppress(previous, threshold), suppress(current, threshold), suppress(whole, threshold)
+    split = protect_partition({"previous": previous, "current": current}, threshold)
+    if MASKED_KEY in split:
+        return MASKED, MASKED, suppress(whole, threshold)
+    return split["previous"], split["current"], suppress(whole, threshold)
+
+
 def is_hidden(shown: int | str) -> bool:
     """A cell the funder does not see: "< N" or "masqué"."""
     return isinstance(shown, str)
@@ -286,63 +310,20 @@ def reveals_hidden_cell(counts: Mapping[str, int], shown: Mapping[str, int | str
     return False
 
 
-def _reader_bounds(counts: Mapping[str, int], shown: Mapping[str, int | str], threshold: int,
-                   keys: Iterable[str]) -> list[tuple[str, int, int]]:
-    """(key, low, high) of each hidden cell among `keys`, as a reader who knows the rule reads its label ('< N': 1 to
-    N−1; 'masqué': N to the smallest non-zero cell still shown among `keys`, hidden smallest first)."""
-    keys = [k for k in keys if k in counts]
-    ceiling = min((counts[k] for k in keys if not is_hidden(shown[k]) and counts[k] > 0),
-                  default=sum(counts[k] for k in keys))
-    return [(k, threshold, max(threshold, ceiling)) if shown[k] == MASKED else (k, 1, threshold - 1)
-            for k in keys if is_hidden(shown[k])]
-
-
-def sum_range(counts: Mapping[str, int], shown: Mapping[str, int | str], threshold: int) -> tuple[int, int]:
-    """What a reader of `shown` alone knows of the sum of the cells: the cells shown plus each hidden cell's range."""
-    exact = sum(v for v in shown.values() if not is_hidden(v))
-    bounds = _reader_bounds(counts, shown, threshold, counts)
-    return exact + sum(lo for _, lo, _ in bounds), exact + sum(hi for *_, hi in bounds)
-
-
-def pinned_cells(counts: Mapping[str, int], shown: Mapping[str, int | str], threshold: int,
-                 total: tuple[int, int]) -> set[str]:
-    """Hidden cells whose value a reader can work out when it knows the cells add up to a value within `total`
-    (low, high): each hidden cell lies between `max(low, total_low − shown − the others' highs)` and
-    `min(high, total_high − shown − the others' lows)`; a range of one value gives it away."""
-    exact = sum(v for v in shown.values() if not is_hidden(v))
-    bounds = _reader_bounds(counts, shown, threshold, counts)
-    lows, highs = sum(lo for _, lo, _ in bounds), sum(hi for *_, hi in bounds)
-    out = set()
-    for key, lo, hi in bounds:
-        least = max(lo, total[0] - exact - (highs - hi))
-        most = min(hi, total[1] - exact - (lows - lo))
-        if least == most and lo < hi:
-            out.add(key)
-    return out
-
-
-def protect_second_partition(counts: Mapping[str, int], other: Mapping[str, int], other_shown: Mapping[str, int | str],
-                             threshold: int) -> dict[str, int | str]:
-    """Funders' view of a breakdown whose total they do not see but which another breakdown they see splits too
-    (contracts started by duration beside contracts by type): each of the two tells a range of the common total, and
-    together they narrow it; while that gives a hidden cell of either breakdown away (`pinned_cells`), the smallest
-    non-zero cell still shown of this one is hidden too ('masqué'); if hiding every cell is not enough, it is one
-    'Détail masqué' row."""
-    shown: dict[str, int | str] = protect_cells(counts, threshold)
-    if MASKED_KEY in other_shown:
-        return shown if not counts else {MASKED_KEY: MASKED}
-
-    def gives_away() -> bool:
-        mine, theirs = sum_range(counts, shown, threshold), sum_range(other, other_shown, threshold)
-        total = (max(mine[0], theirs[0]), min(mine[1], theirs[1]))
-        return bool(pinned_cells(counts, shown, threshold, total) or pinned_cells(other, other_shown, threshold, total))
-
-    while gives_away():
-        still_shown = [(value, key) for key, value in counts.items() if not is_hidden(shown[key]) and value > 0]
-        if not still_shown:
-            return {MASKED_KEY: MASKED}
-        shown[min(still_shown)[1]] = MASKED
-    return shown
+def protect_durations(durations: Mapping[str, int], types: Mapping[str, int], types_shown: Mapping[str, int | str],
+                      threshold: int) -> dict[str, int | str]:
+    """Aggregates' view of the contracts by duration beside the contracts by type. The open-ended band is exactly
+    the CDI count, and the other bands split the other contracts. With every type shown exactly, the reader knows
+    that split's total: the fixed-term bands are protected as a partition of it (`protect_partition`), the
+    open-ended band shows the CDI count the types already show. With a type hidden, the bands could give it away:
+    they are one 'Détail masqué' row."""
+    if not any(durations.values()):
+        return dict(durations)
+    if MASKED_KEY in types_shown or any(is_hidden(types_shown.get(k, 0)) for k in types):
+        return {MASKED_KEY: MASKED}
+    fixed = {k: v for k, v in durations.items() if k != OPEN_ENDED}
+    shown = protect_partition(fixed, threshold) if any(fixed.values()) else dict(fixed)
+    return ({OPEN_ENDED: durations[OPEN_ENDED]} if OPEN_ENDED in durations else {}) | shown
 
 
 def protect_nested(counts: Mapping[str, int], parent_of: Mapping[str, str], parent_shown: Mapping[str, int | str],
@@ -400,7 +381,7 @@ def protect_part_of_total(counts: Mapping[str, int], shown: Mapping[str, int | s
 # report: their small cells are hidden, and the "dynamic" exits sum shown beside them is checked (`protect_subtotal`).
 PEOPLE_PARTITIONS = ("gender", "age_band", "qpv", "education_level", "epci", "structure_kind")
 # Nested in `epci` (protected by `protect_nested`); contracts by duration beside contracts by type
-# (`protect_second_partition`).
+# (`protect_durations`).
 
 
 def protect_breakdown(dimension: str, counts: Mapping[str, int], threshold: int) -> dict[str, int | str]:

@@ -554,7 +554,7 @@ async def build_report(session: AsyncSession, period: rules.Period, scope: Scope
                        *, audience: rules.Audience) -> dict[str, Any]:
     """The whole report of a period, for a scope, as `audience` may read it: funders get the small-cell rule
     (`rules.protect_partition`, `rules.protect_cells`, `rules.protect_nested`, `rules.protect_part_of_total`,
-    `rules.protect_second_partition`), buyers no eligibility reasons (`people_by.category`)."""
+    `rules.protect_durations`), buyers no eligibility reasons (`people_by.category`)."""
     threshold = policy.small_cell_threshold
     protect_people = audience.aggregates_only
     src = Sources.of(scope)
@@ -567,10 +567,14 @@ async def build_report(session: AsyncSession, period: rules.Period, scope: Scope
     people = await people_by(session, scope, period, policy, src, eligibility=audience.sees_eligibility_reasons)
     ce = await contracts_and_exits(session, scope, period)
 
-    def protect_totals(t: dict[str, Any]) -> dict[str, Any]:
+    # new people add up across periods (each counted in its first month): the previous period's, the period's and
+    # the year to date's must not give one another away (2nd quarter: 1st + 2nd = year to date)
+    new_people = rules.protect_additive(previous_totals["new_people"], head["new_people"], ytd_totals["new_people"],
+                                        rules.adds_up([previous, period], ytd), threshold)
+
+    def protect_totals(t: dict[str, Any], new: int | str) -> dict[str, Any]:
         if protect_people:
-            t = {**t, "people": rules.suppress(t["people"], threshold),
-                 "new_people": rules.suppress(t["new_people"], threshold)}
+            t = {**t, "people": rules.suppress(t["people"], threshold), "new_people": new}
         return t
 
     labels = territory_labels(policy)
@@ -607,9 +611,8 @@ async def build_report(session: AsyncSession, period: rules.Period, scope: Scope
             ce[moment], rules.protect_breakdown("exit", ce[moment], threshold), rules.DYNAMIC_EXITS, threshold,
         ) if protect_people else dynamic
     by_type = ce["contracts_by_type"]
-    # the same contracts by duration: with the types beside it, the two must not narrow their common total enough
-    # to give a hidden cell of either away
-    by_duration: dict[str, Any] = rules.protect_second_partition(
+    # the same contracts by duration: beside the types, it must not give a hidden cell of either away
+    by_duration: dict[str, Any] = rules.protect_durations(
         ce["contracts_by_duration"], by_type, rules.protect_breakdown("contract_type", by_type, threshold), threshold,
     ) if protect_people else ce["contracts_by_duration"]
     return {
@@ -617,7 +620,7 @@ async def build_report(session: AsyncSession, period: rules.Period, scope: Scope
         "buyer_id": str(scope.buyer_id) if scope.buyer_id else None,
         "buyer_name": await buyer_name(session, scope.buyer_id) if scope.buyer_id else None,
         "as_of": scope.as_of.isoformat() if scope.as_of else None,
-        "totals": protect_totals(head),
+        "totals": protect_totals(head, new_people[1]),
         "obligations_by": await obligations_by(session, period, obligations),
         "hours_by": await hours_by(session, scope, period, src),
         "people_by": people_rows,
@@ -631,8 +634,8 @@ async def build_report(session: AsyncSession, period: rules.Period, scope: Scope
         "pipeline": await pipeline(session, scope),
         "targets": targets(policy, people, head, protect=protect_people),
         "previous_period": {"period": previous.as_dict(),
-                            "totals": protect_totals(previous_totals)},
-        "year_to_date": {"period": ytd.as_dict(), "totals": protect_totals(ytd_totals)},
+                            "totals": protect_totals(previous_totals, new_people[0])},
+        "year_to_date": {"period": ytd.as_dict(), "totals": protect_totals(ytd_totals, new_people[2])},
     }
 
 

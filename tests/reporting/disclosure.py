@@ -3,7 +3,7 @@
 The funder sees each cell ('< N', 'masqué' or a number), knows the rule (`rules.protect_partition`) and knows a sum
 of some cells (a partition's total, the "dynamic" exits). From that alone it lists, by brute force over the sums the
 other hidden cells can reach, every value each hidden cell can take; a hidden cell with a single possible value is
-given away. Independent of the interval arithmetic of `rules.reveals_hidden_cell` and `rules.pinned_cells`; the
+given away. Independent of the interval arithmetic of `rules.reveals_hidden_cell`; the
 only I/O is the communes file (which EPCI each commune belongs to, read again here).
 """
 

@@ -247,7 +247,7 @@ def test_hidden_rows_come_last_by_key_so_their_order_tells_nothing():
 
 def test_who_sees_what():
     assert rules.Audience.FUNDER.aggregates_only and rules.Audience.FUNDER.sees_eligibility_reasons
-    assert not rules.Audience.BUYER.aggregates_only and not rules.Audience.BUYER.sees_eligibility_reasons
+    assert rules.Audience.BUYER.aggregates_only and not rules.Audience.BUYER.sees_eligibility_reasons
     assert not rules.Audience.FACILITATOR.aggregates_only and rules.Audience.FACILITATOR.sees_eligibility_reasons
 
 
@@ -408,18 +408,42 @@ def test_the_pays_de_rennes_figure_is_shown_when_it_gives_no_epci_cell_away(epci
         assert given_away(shown, 5, sum(epci.values()) - expected, outside) == set()
 
 
-def test_contracts_by_duration_do_not_narrow_the_total_of_the_contracts_by_type_into_a_hidden_cell():
+@pytest.mark.parametrize(("types", "durations", "shown"), [
+    # a CDD hidden: the bands (11 open-ended = CDI?) could give it away: one masked row
+    ({"CDI": 8, "CDD": 4}, {"open_ended": 8, "under_6_months": 4}, {MASKED_KEY: MASKED}),
+    # every type exact: the open-ended band is the CDI count; 6 fixed-term contracts split 1 + 5 would give the 1
+    # away (6 − 5), and hiding the 5 too still pins it (6 − at least 5): one masked row for the fixed-term bands
+    ({"CDI": 8, "INTERIM": 6}, {"open_ended": 8, "under_6_months": 1, "6_months_or_more": 5},
+     {"open_ended": 8, MASKED_KEY: MASKED}),
+    ({"CDI": 8, "CDD": 12}, {"open_ended": 8, "under_6_months": 5, "6_months_or_more": 7},
+     {"open_ended": 8, "under_6_months": 5, "6_months_or_more": 7}),  # nothing small
+    ({"CDD": 0}, {"under_6_months": 0}, {"under_6_months": 0}),
+])
+def test_contracts_by_duration_never_give_a_hidden_contract_type_or_band_away(types, durations, shown):
     from disclosure import given_away_by_two
 
-    types = {"CDI": 8, "CDD": 4}
     types_shown = rules.protect_cells(types, 5)
-    assert types_shown == {"CDI": 8, "CDD": "< 5"}  # 9 to 12 contracts
-    durations = {"open_ended": 11, "under_6_months": 1}  # 12 to 15: together exactly 12, so CDD = 4 and 1
-    assert given_away_by_two(types_shown, rules.protect_cells(durations, 5), 5) == {"0:CDD", "1:under_6_months"}
-    shown = rules.protect_second_partition(durations, types, types_shown, 5)
-    assert shown == {"open_ended": MASKED, "under_6_months": "< 5"}
-    assert given_away_by_two(types_shown, shown, 5) == set()
-    # the nine contracts of May: 8 CDI, 1 CDD without planned end; both say 9 to 12: nothing more to hide
-    assert rules.protect_second_partition({"open_ended": 8, "unknown": 1}, {"CDI": 8, "CDD": 1},
-                                          {"CDI": 8, "CDD": "< 5"}, 5) == {"open_ended": 8, "unknown": "< 5"}
-    assert rules.protect_second_partition({"open_ended": 1}, {"CDI": 1}, {"CDI": "< 5"}, 5) == {"open_ended": "< 5"}
+    result = rules.protect_durations(durations, types, types_shown, 5)
+    assert result == shown
+    assert given_away_by_two(types_shown, result, 5) == set()
+
+
+def test_periods_add_up_when_they_cover_the_whole_end_to_end():
+    q1, q2, q3 = (rules.quarter_period(2026, q) for q in (1, 2, 3))
+    h1 = rules.year_to_date(q2)
+    assert rules.adds_up([q1, q2], h1) and rules.adds_up([q2, q1], h1)
+    assert not rules.adds_up([q2, q3], rules.year_to_date(q3))  # the 1st quarter is missing
+    assert not rules.adds_up([rules.quarter_period(2025, 4), q1], rules.year_to_date(q1))  # starts the year before
+    assert rules.adds_up([q1], rules.year_to_date(q1))
+    assert not rules.adds_up([], h1)
+
+
+@pytest.mark.parametrize(("previous", "current", "whole", "adds", "shown"), [
+    (8, 1, 9, True, ("masqué", "< 5", 9)),  # 2nd quarter: 9 − 8 would give the 1 away
+    (1, 8, 9, True, ("< 5", "masqué", 9)),
+    (6, 7, 13, True, (6, 7, 13)),  # nothing small
+    (0, 3, 3, True, (0, "< 5", "< 5")),  # a 0 protects nobody; the whole is small itself
+    (8, 1, 20, False, (8, "< 5", 20)),  # 3rd quarter: the previous one and it do not make the year to date
+])
+def test_new_people_of_adjacent_periods_do_not_give_one_another_away(previous, current, whole, adds, shown):
+    assert rules.protect_additive(previous, current, whole, adds, 5) == shown
