@@ -81,9 +81,10 @@ async def upsert_columns(session: AsyncSession, table: Table, values: Rows, owne
 
 def placement_handlers(table: Table) -> dict[EventSpec, Handler]:
     """Handlers keeping `table` (primary key `placement_id`; columns lot_id, beneficiary_id, employer_siret,
-    structure_id, structure_kind, modality, contract_type, start_date, planned_end_date, ended_on, exit_category; and
-    eligible_until if it has that column) filled from matching's `placement.started` and `placement.ended`, whichever
-    arrives first."""
+    structure_id, structure_kind, modality, contract_type, start_date, planned_end_date, ended_on, exit_category;
+    optionally eligible_until) filled from matching's `placement.started` and `placement.ended`, whichever arrives
+    first. As `lot_state_handlers`, it writes the fields of the event the table has columns for."""
+    columns = {c.name for c in table.columns}
 
     def started(event: PlacementStarted) -> dict[str, Any]:
         return {
@@ -97,6 +98,7 @@ def placement_handlers(table: Table) -> dict[EventSpec, Handler]:
             "contract_type": event.contract_type.value,
             "start_date": event.start_date,
             "planned_end_date": event.end_date,
+            "eligible_until": event.eligible_until,
         }
 
     def ended(event: PlacementEnded) -> dict[str, Any]:
@@ -108,10 +110,8 @@ def placement_handlers(table: Table) -> dict[EventSpec, Handler]:
             "exit_category": event.exit_category.value,
         }
 
-    keeps_window = "eligible_until" in table.c  # hours checks it; reporting does not keep it
-
     async def on_started(session: AsyncSession, events: list[tuple[PlacementStarted, Envelope]]) -> None:
-        rows = [started(e) | ({"eligible_until": e.eligible_until} if keeps_window else {}) for e, _ in events]
+        rows = [{k: v for k, v in started(e).items() if k in columns} for e, _ in events]
         await upsert_columns(session, table, rows, set(rows[0]) - {"placement_id"})
 
     async def on_ended(session: AsyncSession, events: list[tuple[PlacementEnded, Envelope]]) -> None:
